@@ -1,0 +1,19 @@
+"""OCR and model backends, one file each, registered by name on import."""
+
+from ops.backends import fake, rapidocr, tesseract
+from ops.backends.base import Backend, MissingDependency, OcrResult, Resources
+from ops.backends.registry import backend_class, create, names, register
+
+__all__ = [
+    "Backend",
+    "MissingDependency",
+    "OcrResult",
+    "Resources",
+    "backend_class",
+    "create",
+    "fake",
+    "names",
+    "rapidocr",
+    "register",
+    "tesseract",
+]

@@ -1,0 +1,89 @@
+"""The backend contract: what every OCR/model engine provides, not how it is scheduled.
+
+A backend is one class in one file. It declares its options and resources as data, imports its
+heavy dependencies only in :meth:`Backend.load` (so the driver and ``--help`` stay light), and
+maps a batch of page images to the same number of results in the same order.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib.util
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from PIL import Image
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """What one loaded instance keeps busy; ``pipelines.scheduling`` turns it into Ray arguments."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+    env: Mapping[str, str] = field(default_factory=dict)  # process environment the engine needs
+
+
+@dataclass(frozen=True, slots=True)
+class OcrResult:
+    text: str
+    confidence: float | None = None  # engine-specific mean confidence, 0..100 where known
+
+
+class MissingDependency(RuntimeError):
+    """Raised on the driver, before any work starts, with the exact install command."""
+
+
+class Backend(abc.ABC):
+    name: ClassVar[str]
+    requires: ClassVar[tuple[str, ...]] = ()  # importable module names
+    extra: ClassVar[str | None] = None  # pip extra that installs ``requires``
+    resources: ClassVar[Resources] = Resources()
+    option_defaults: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.option_defaults))
+        if unknown:
+            known = ", ".join(sorted(self.option_defaults)) or "none"
+            raise ValueError(
+                f"backend {self.name!r} has no option(s) {', '.join(unknown)}; known: {known}"
+            )
+        self.options: dict[str, Any] = {
+            key: _coerce(options.get(key, default), default)
+            for key, default in self.option_defaults.items()
+        }
+
+    @classmethod
+    def check_dependencies(cls) -> None:
+        missing = [module for module in cls.requires if importlib.util.find_spec(module) is None]
+        if missing:
+            target = f"'pagemill[{cls.extra}]'" if cls.extra else "pagemill"
+            raise MissingDependency(
+                f"backend {cls.name!r} needs {', '.join(missing)}: pip install {target}"
+            )
+
+    @property
+    @abc.abstractmethod
+    def model(self) -> str:
+        """Engine and model identity recorded on every row (e.g. ``tesseract-5.5.4/eng``)."""
+
+    @abc.abstractmethod
+    def load(self) -> None:
+        """Import the engine and load its model; called once per worker process."""
+
+    @abc.abstractmethod
+    def predict_batch(self, images: Sequence[Image.Image]) -> list[OcrResult]:
+        """One result per image, in order. Raise to signal failure; the caller isolates pages."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook; most engines need no teardown
+        """Release engine resources."""
+
+
+def _coerce(value: Any, default: Any) -> Any:
+    """Options arrive as strings from the CLI; give them the type of their default."""
+    if not isinstance(value, str) or isinstance(default, str) or default is None:
+        return value
+    if isinstance(default, bool):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return type(default)(value)

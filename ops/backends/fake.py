@@ -1,0 +1,41 @@
+"""A deterministic engine that needs nothing installed: for smoke runs on a new cluster, for
+notebooks, and for tests of everything around the engine call.
+
+Its text is a function of the page pixels, so identical pages give identical text and a changed
+page changes it; ``delay_ms`` simulates a slow model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from PIL import Image
+
+from ops.backends.base import Backend, OcrResult, Resources
+from ops.backends.registry import register
+
+
+@register
+class FakeBackend(Backend):
+    name = "fake"
+    resources = Resources(cpus=1.0)
+    option_defaults: ClassVar[dict[str, Any]] = {"delay_ms": 0.0}
+
+    @property
+    def model(self) -> str:
+        return "fake-1"
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def predict_batch(self, images: Sequence[Image.Image]) -> list[OcrResult]:
+        results = []
+        for image in images:
+            if self.options["delay_ms"]:
+                time.sleep(float(self.options["delay_ms"]) / 1000.0)
+            digest = hashlib.sha1(image.tobytes()).hexdigest()[:12]
+            results.append(OcrResult(f"fake page {image.width}x{image.height} {digest}", 100.0))
+        return results

@@ -1,0 +1,61 @@
+"""Page images: size caps, PNG encoding, decoding.
+
+Pages travel between processes as encoded PNG bytes, never as arrays or PIL objects: a greyscale
+PNG of a 150 dpi text page is 5-20x smaller than its raw pixels, and Ray's object store accounts
+for bytes correctly (it under-counts PIL objects).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+from PIL import Image
+
+from ops import errors
+
+DEFAULT_MAX_PIXELS = 40_000_000  # ~ A0 at 150 dpi; bigger pages are rendered at a lower scale
+DEFAULT_MAX_IMAGE_PIXELS = 150_000_000  # input images above this are refused, not decoded
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedPage:
+    png: bytes
+    width: int
+    height: int
+    dpi: int  # effective resolution after any size cap
+
+
+def capped_scale(width: float, height: float, scale: float, max_pixels: int) -> float:
+    """``scale``, lowered just enough that ``width × height × scale²`` fits in ``max_pixels``."""
+    area = max(width, 1e-6) * max(height, 1e-6)
+    if area * scale * scale <= max_pixels:
+        return scale
+    return math.sqrt(max_pixels / area)
+
+
+def encode_png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    # Level 1: most of PNG's size win on text pages at a fraction of the default level's CPU.
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def decode(data: bytes) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except Exception as exc:  # PIL raises many types for bad data
+        raise errors.ImageDecodeFailed(f"cannot decode page image: {exc}") from exc
+    return image
+
+
+def fit_within(image: Image.Image, max_pixels: int) -> Image.Image:
+    """Downscale ``image`` (keeping its aspect) so it has at most ``max_pixels`` pixels."""
+    width, height = image.size
+    if width * height <= max_pixels:
+        return image
+    factor = math.sqrt(max_pixels / (width * height))
+    size = (max(1, int(width * factor)), max(1, int(height * factor)))
+    return image.resize(size, Image.Resampling.LANCZOS)

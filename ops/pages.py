@@ -1,0 +1,278 @@
+"""Documents to page rows, without Ray.
+
+Two steps keep memory bounded for any document size: :func:`plan_document` reads a file once to
+hash it and count its pages, and emits small *work units* (a page range each);
+:func:`extract_unit` re-opens the file for one unit and yields one row per page: finished rows for
+the text route, rows carrying an encoded page image for the OCR route. No step ever holds more than
+one unit's pages.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pypdfium2 as pdfium
+
+from ops import errors, image_documents
+from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode_png
+from ops.pdf.document import open_pdf
+from ops.pdf.render import render_page
+from ops.pdf.textlayer import extract_text, inspect_layer
+from ops.routing import RouteMode, RoutingPolicy, decide, decide_forced_ocr
+from ops.schema import IMAGE_COLUMN, ROUTE_OCR, ROUTE_TEXT, STATUS_ERROR, STATUS_OK
+from ops.sources import document_id, kind_from_name, read_bytes
+from ops.text_quality import assess
+
+TEXT_BACKEND = "pdfium"
+STATUS_PENDING = "pending"  # an OCR-route row on its way to a backend; never written
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractOptions:
+    dpi: int = 150
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    routing: RoutingPolicy = field(default_factory=RoutingPolicy)
+    password: str | None = field(default=None, repr=False)
+    pages_per_unit: int = 16
+
+
+@dataclass(frozen=True, slots=True)
+class RowContext:
+    """Provenance stamped on every row of one run."""
+
+    run_id: str
+    pipeline_version: str
+
+
+UNIT_FIELDS = (
+    "source_uri",
+    "doc_id",
+    "source_kind",
+    "page_count",
+    "page_start",
+    "page_stop",
+    "error_type",
+    "error_message",
+    "error_stage",
+)
+
+
+def plan_document(uri: str, options: ExtractOptions) -> list[dict[str, Any]]:
+    """Work units for one document, or a single unit carrying the reason it cannot be processed."""
+    kind = kind_from_name(uri)
+    try:
+        data = read_bytes(uri)
+    except OSError as exc:
+        return [
+            _failed_unit(uri, None, kind, "read", errors.UnreadableInput(f"cannot read: {exc}"))
+        ]
+    doc_id = document_id(data)
+    try:
+        page_count = _count_pages(data, kind, options)
+    except Exception as exc:
+        return [_failed_unit(uri, doc_id, kind, "open", exc)]
+    step = max(1, options.pages_per_unit)
+    return [
+        {
+            "source_uri": uri,
+            "doc_id": doc_id,
+            "source_kind": kind,
+            "page_count": page_count,
+            "page_start": start,
+            "page_stop": min(start + step, page_count),
+        }
+        for start in range(0, page_count, step)
+    ]
+
+
+def _count_pages(data: bytes, kind: str, options: ExtractOptions) -> int:
+    if kind == "pdf":
+        document = open_pdf(data, options.password)
+        try:
+            return len(document)
+        finally:
+            document.close()
+    if kind == "image":
+        return image_documents.frame_count(
+            image_documents.open_image(data, options.max_image_pixels)
+        )
+    raise errors.PageError(
+        "unsupported file type (expected .pdf, .png, .jpg, .tif)", error_type="unsupported_type"
+    )
+
+
+def _failed_unit(
+    uri: str, doc_id: str | None, kind: str, stage: str, exc: BaseException
+) -> dict[str, Any]:
+    error_type, message = errors.describe(exc)
+    return {
+        "source_uri": uri,
+        "doc_id": doc_id,
+        "source_kind": kind,
+        "page_count": None,
+        "page_start": 0,
+        "page_stop": 0,
+        "error_type": error_type,
+        "error_message": message,
+        "error_stage": stage,
+    }
+
+
+def extract_unit(
+    unit: dict[str, Any], options: ExtractOptions, context: RowContext
+) -> Iterator[dict[str, Any]]:
+    """Rows for the pages of one work unit (or the document's error row)."""
+    base = {
+        "doc_id": unit["doc_id"],
+        "source_uri": unit["source_uri"],
+        "source_kind": unit["source_kind"],
+        "page_count": unit["page_count"],
+        "run_id": context.run_id,
+        "pipeline_version": context.pipeline_version,
+    }
+    if unit.get("error_type"):
+        yield _error_row(base, None, unit["error_stage"], unit["error_type"], unit["error_message"])
+        return
+    start, stop = int(unit["page_start"]), int(unit["page_stop"])
+    try:
+        data = read_bytes(unit["source_uri"])
+        if unit["source_kind"] == "pdf":
+            yield from _pdf_pages(data, start, stop, base, options)
+        else:
+            yield from _image_pages(data, start, stop, base, options)
+    except Exception as exc:  # the file changed or vanished since planning
+        error_type, message = errors.describe(exc)
+        for index in range(start, stop):
+            yield _error_row(base, index, "read", error_type, message)
+
+
+def _pdf_pages(
+    data: bytes, start: int, stop: int, base: dict[str, Any], options: ExtractOptions
+) -> Iterator[dict[str, Any]]:
+    document = open_pdf(data, options.password)
+    try:
+        for index in range(start, stop):
+            yield _pdf_page(document, index, base, options)
+    finally:
+        document.close()
+
+
+def _pdf_page(
+    document: pdfium.PdfDocument, index: int, base: dict[str, Any], options: ExtractOptions
+) -> dict[str, Any]:
+    began = time.perf_counter()
+    try:
+        page = document[index]
+    except Exception as exc:
+        return _error_row(
+            base, index, "page", "page_load_failed", f"pdfium cannot load page {index + 1}: {exc}"
+        )
+    try:
+        width_pt, height_pt = page.get_size()
+        row = _page_row(base, index)
+        row.update(page_width_pt=width_pt, page_height_pt=height_pt)
+        if options.routing.mode is RouteMode.OCR:
+            text, score, decision = "", None, decide_forced_ocr()
+        else:
+            text = extract_text(page)
+            quality = assess(text)
+            decision = decide(quality, inspect_layer(page, width_pt * height_pt), options.routing)
+            score = quality.score
+        row.update(route=decision.route, route_reason=decision.reason, text_layer_score=score)
+        if decision.route == ROUTE_TEXT:
+            row.update(
+                text=text,
+                char_count=len(text),
+                backend=TEXT_BACKEND,
+                model=_PDFIUM_VERSION,
+                status=STATUS_OK,
+            )
+        else:
+            rendered = render_page(page, options.dpi, options.max_pixels)
+            row.update(
+                {
+                    IMAGE_COLUMN: rendered.png,
+                    "dpi": rendered.dpi,
+                    "image_width": rendered.width,
+                    "image_height": rendered.height,
+                    "status": STATUS_PENDING,
+                }
+            )
+    except Exception as exc:
+        error_type, message = errors.describe(exc)
+        stage = "render" if isinstance(exc, errors.RenderFailed) else "page"
+        return _error_row(base, index, stage, error_type, message)
+    finally:
+        page.close()
+    row["latency_ms"] = (time.perf_counter() - began) * 1000.0
+    return row
+
+
+def _image_pages(
+    data: bytes, start: int, stop: int, base: dict[str, Any], options: ExtractOptions
+) -> Iterator[dict[str, Any]]:
+    image = image_documents.open_image(data, options.max_image_pixels)
+    dpi = _image_dpi(image.info)
+    for index, frame in image_documents.frames(image, start, stop, options.max_pixels):
+        began = time.perf_counter()
+        if isinstance(frame, Exception):
+            error_type, message = errors.describe(frame)
+            yield _error_row(base, index, "render", error_type, message)
+            continue
+        row = _page_row(base, index)
+        row.update(
+            {
+                "route": ROUTE_OCR,
+                "route_reason": "image_input",
+                IMAGE_COLUMN: encode_png(frame),
+                "dpi": dpi,
+                "image_width": frame.width,
+                "image_height": frame.height,
+                "status": STATUS_PENDING,
+            }
+        )
+        if dpi:
+            row.update(
+                page_width_pt=frame.width * 72.0 / dpi, page_height_pt=frame.height * 72.0 / dpi
+            )
+        row["latency_ms"] = (time.perf_counter() - began) * 1000.0
+        yield row
+
+
+def _image_dpi(info: dict[str, Any]) -> int | None:
+    dpi = info.get("dpi")
+    try:
+        value = round(float(dpi[0])) if dpi else 0
+    except (TypeError, ValueError, IndexError):
+        return None
+    return value if value > 0 else None
+
+
+def _page_row(base: dict[str, Any], index: int) -> dict[str, Any]:
+    row = dict(base)
+    row.update(page_index=index, page_number=index + 1, rotation=0, processed_at=datetime.now(UTC))
+    return row
+
+
+def _error_row(
+    base: dict[str, Any], index: int | None, stage: str, error_type: str, message: str
+) -> dict[str, Any]:
+    row = dict(base)
+    row.update(
+        page_index=index,
+        page_number=None if index is None else index + 1,
+        status=STATUS_ERROR,
+        error_type=error_type,
+        error_message=message,
+        error_stage=stage,
+        processed_at=datetime.now(UTC),
+    )
+    return row
+
+
+_PDFIUM_VERSION = f"pdfium-{pdfium.PDFIUM_INFO.build}"

@@ -1,0 +1,1 @@
+"""PDF handling on pypdfium2: opening with clear errors, text layers, inspection, rendering."""

@@ -1,0 +1,89 @@
+"""Opening PDFs so that every failure has a name and a reason a user can act on.
+
+pdfium reports failures as bare codes ("Data format error", and "Success" for a valid PDF with an
+empty page tree); this module turns them into :mod:`ops.errors` types with actionable messages.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pypdfium2 as pdfium
+
+from ops import errors
+from ops.sources import PDF_HEADER_SEARCH_BYTES, pdf_header_offset, sniff_foreign_format
+
+# pdfium's FPDF_ERR_* codes (fpdfview.h).
+_ERR_SUCCESS = 0
+_ERR_FORMAT = 3
+_ERR_PASSWORD = 4
+_ERR_SECURITY = 5
+
+_EMPTY_PAGE_TREE = re.compile(
+    rb"/Type\s*/Pages\b[^>]*?/Count\s+0\b|/Count\s+0\b[^>]*?/Type\s*/Pages\b"
+)
+
+
+def strip_junk_prefix(data: bytes) -> bytes:
+    """The bytes from the ``%PDF-`` header on; raises a PageError if this is not a PDF."""
+    if not data:
+        raise errors.EmptyFile("the file is empty (0 bytes)")
+    offset = pdf_header_offset(data)
+    if offset < 0:
+        foreign = sniff_foreign_format(data)
+        if foreign is not None:
+            raise errors.NotAPdf(
+                f"not a PDF: the file is named .pdf but its bytes are a {foreign}; "
+                "rename it with the right extension to process it"
+            )
+        window = PDF_HEADER_SEARCH_BYTES // 1024
+        raise errors.NotAPdf(f"not a PDF: no %PDF- header in the first {window} KiB")
+    return data[offset:] if offset else data
+
+
+def open_pdf(data: bytes, password: str | None = None) -> pdfium.PdfDocument:
+    """Open a PDF from bytes, or raise a :class:`~ops.errors.PageError` that says why not."""
+    body = strip_junk_prefix(data)
+    try:
+        document = pdfium.PdfDocument(body, password=password)
+    except pdfium.PdfiumError as exc:
+        raise _classify_open_error(exc, body, password) from None
+    if len(document) == 0:
+        document.close()
+        raise errors.ZeroPages("the PDF opened but has no pages (its page tree is empty)")
+    return document
+
+
+def _classify_open_error(
+    exc: pdfium.PdfiumError, body: bytes, password: str | None
+) -> errors.PageError:
+    # pdfium does not reset its last-error code on every failure, so the code can be stale: check
+    # the bytes before trusting it.
+    code = getattr(exc, "err_code", None)
+    if _EMPTY_PAGE_TREE.search(body) and not _has_pages(body):
+        return errors.ZeroPages(
+            "the PDF has no pages (its page tree is empty; pdfium reports this as 'Success')"
+        )
+    if code == _ERR_PASSWORD and b"/Encrypt" in body:
+        if password:
+            return errors.EncryptedPdf("encrypted PDF: the password given does not open it")
+        return errors.EncryptedPdf(
+            "encrypted PDF: it needs a password; pass --password or --password-file"
+        )
+    if code == _ERR_SECURITY:
+        return errors.EncryptedPdf("encrypted PDF with an unsupported security handler")
+    if code in (_ERR_FORMAT, _ERR_SUCCESS, _ERR_PASSWORD):
+        tail = body[-2048:]
+        hint = "" if b"%%EOF" in tail else " (no %%EOF trailer: the file looks truncated)"
+        return errors.CorruptPdf(f"corrupt PDF: pdfium cannot parse it{hint}")
+    return errors.CorruptPdf(f"corrupt PDF: pdfium cannot open it ({exc})")
+
+
+def _has_pages(body: bytes) -> bool:
+    return re.search(rb"/Type\s*/Page\b", body) is not None
+
+
+def page_size_pt(page: pdfium.PdfPage) -> tuple[float, float]:
+    """Width and height in points as displayed (after the page's /Rotate)."""
+    width, height = page.get_size()
+    return float(width), float(height)

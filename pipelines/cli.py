@@ -1,0 +1,273 @@
+"""The ``pagemill`` command."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+
+from ops.backends import MissingDependency, names
+from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS
+from ops.routing import RouteMode
+from pipelines.config import RunConfig
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_STRICT = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pagemill",
+        description="Turn piles of PDFs and scans into page-level text in Parquet, on Ray.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(commands)
+    _add_query(commands)
+    _add_bench(commands)
+    return parser
+
+
+def _add_run(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run",
+        help="convert documents to Parquet page rows",
+        description=(
+            "Convert PDFs and images to one Parquet row per page. Pages with a usable text layer "
+            "take the text route (no OCR); the others are rendered and sent to the OCR backend."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    run.add_argument(
+        "input",
+        metavar="INPUT",
+        help="folder, glob, list file (.txt: one path/URI per line), single PDF or "
+        "image, or an s3:// or gs:// prefix",
+    )
+    run.add_argument("output", metavar="OUTPUT", help="output folder (pages/ and _runs/ inside)")
+    engine = run.add_argument_group("engine")
+    engine.add_argument(
+        "--backend",
+        default="tesseract",
+        choices=names(),
+        help="OCR backend for pages without a usable text layer",
+    )
+    engine.add_argument(
+        "--backend-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="backend option, repeatable (tesseract: lang, psm; rapidocr: threads)",
+    )
+    engine.add_argument(
+        "--no-orientation",
+        dest="orientation",
+        action="store_false",
+        help="skip 0/90/180/270° orientation detection before OCR",
+    )
+    engine.add_argument(
+        "--pool-size",
+        type=int,
+        default=None,
+        help="OCR actors (default: one per CPU in the cluster)",
+    )
+    engine.add_argument(
+        "--rows-per-call", type=int, default=8, help="page rows given to an OCR actor per call"
+    )
+    routing = run.add_argument_group("routing and rendering")
+    routing.add_argument(
+        "--route",
+        choices=[mode.value for mode in RouteMode],
+        default="auto",
+        help="auto: per page by text-layer quality; text/ocr: force one route",
+    )
+    routing.add_argument(
+        "--min-text-score",
+        type=float,
+        default=0.5,
+        help="text-layer quality (0-1) needed to skip OCR",
+    )
+    routing.add_argument("--dpi", type=int, default=150, help="render resolution for OCR")
+    routing.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help="cap on rendered pixels per page (bigger pages render at lower dpi)",
+    )
+    routing.add_argument(
+        "--max-image-pixels",
+        type=int,
+        default=DEFAULT_MAX_IMAGE_PIXELS,
+        help="input images larger than this become error rows",
+    )
+    routing.add_argument(
+        "--pages-per-unit",
+        type=int,
+        default=32,
+        help="pages per work unit (bounds memory per task)",
+    )
+    secrets = run.add_argument_group("encrypted PDFs")
+    secrets.add_argument(
+        "--password",
+        default=None,
+        help="password for encrypted PDFs (prefer --password-file: argv is visible)",
+    )
+    secrets.add_argument(
+        "--password-file", default=None, help="file whose first line is the password"
+    )
+    cluster = run.add_argument_group("cluster and output")
+    cluster.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to attach to (default: $RAY_ADDRESS, else start locally)",
+    )
+    cluster.add_argument(
+        "--num-cpus", type=int, default=None, help="CPUs for a locally started Ray (default: all)"
+    )
+    cluster.add_argument(
+        "--rows-per-file", type=int, default=50_000, help="maximum rows per Parquet shard"
+    )
+    cluster.add_argument(
+        "--overwrite", action="store_true", help="replace the pages of an earlier run in OUTPUT"
+    )
+    cluster.add_argument(
+        "--strict", action="store_true", help=f"exit {EXIT_STRICT} if any page or document failed"
+    )
+    cluster.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="hide Ray Data's progress bars"
+    )
+
+
+def _add_query(commands: argparse._SubParsersAction) -> None:
+    query = commands.add_parser(
+        "query",
+        help="run SQL over an output with DuckDB",
+        description="Run SQL over OUTPUT's Parquet pages; the table is a view named `pages`.",
+        epilog='example: pagemill query out "SELECT route, count(*) FROM pages GROUP BY route"',
+    )
+    query.add_argument("output", metavar="OUTPUT")
+    query.add_argument("sql", metavar="SQL")
+    query.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    query.add_argument("--max-width", type=int, default=60, help="truncate table cells to this")
+
+
+def _add_bench(commands: argparse._SubParsersAction) -> None:
+    from pipelines.bench import add_arguments
+
+    bench = commands.add_parser(
+        "bench",
+        help="measure throughput and memory against plain single-process baselines",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_arguments(bench)
+
+
+def parse_backend_options(pairs: Sequence[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--backend-option expects KEY=VALUE, got {pair!r}")
+        options[key.strip()] = value
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return _run(parser, args)
+    if args.command == "query":
+        return _query(args)
+    from pipelines.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from pipelines.convert import run
+    from pipelines.inputs import NoInputs
+    from pipelines.outputs import OutputExists
+
+    try:
+        config = RunConfig(
+            input=args.input,
+            output=args.output,
+            backend=args.backend,
+            backend_options=parse_backend_options(args.backend_option),
+            route=RouteMode(args.route),
+            min_text_score=args.min_text_score,
+            dpi=args.dpi,
+            max_pixels=args.max_pixels,
+            max_image_pixels=args.max_image_pixels,
+            orientation=args.orientation,
+            pages_per_unit=args.pages_per_unit,
+            rows_per_call=args.rows_per_call,
+            pool_size=args.pool_size,
+            rows_per_file=args.rows_per_file,
+            password=args.password,
+            password_file=args.password_file,
+            overwrite=args.overwrite,
+            strict=args.strict,
+            address=args.address,
+            num_cpus=args.num_cpus,
+            progress=args.progress,
+        )
+        result = run(config)
+    except (NoInputs, OutputExists, MissingDependency, ValueError, FileNotFoundError) as exc:
+        print(f"pagemill: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(render_summary(config, result))
+    if config.strict and result.summary.error_rows:
+        return EXIT_STRICT
+    return EXIT_OK
+
+
+def render_summary(config: RunConfig, result) -> str:
+    from pipelines.query import format_table
+
+    summary = result.summary
+    rows = [
+        ["inputs", str(summary.inputs)],
+        ["documents", str(summary.documents)],
+        ["pages", str(summary.pages)],
+    ]
+    rows += [[f"  {key}", str(value)] for key, value in summary.by_route_status.items()]
+    rows.append(["document errors", str(summary.document_errors)])
+    rows += [[f"  error: {key}", str(value)] for key, value in summary.by_error_type.items()]
+    rows += [
+        ["wall time", f"{summary.wall_seconds:.1f} s"],
+        ["pages/s", f"{summary.pages_per_second:.1f}"],
+        ["output", f"{config.output}/pages"],
+        ["manifest", result.manifest_path],
+    ]
+    example = shlex.join(
+        [
+            "pagemill",
+            "query",
+            config.output,
+            "SELECT route, status, count(*) AS pages FROM pages GROUP BY ALL ORDER BY ALL",
+        ]
+    )
+    table = format_table(["pagemill run " + result.run_id, "count"], rows)
+    return f"\n{table}\n\nquery it:\n  {example}\n"
+
+
+def _query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from pipelines.query import format_rows, run_query
+
+    try:
+        columns, rows = run_query(args.output, args.sql)
+    except (FileNotFoundError, duckdb.Error) as exc:
+        print(f"pagemill: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(format_rows(columns, rows, args.format, args.max_width))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Typed run configuration; the CLI builds one of these and the public API accepts it directly."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS
+from ops.pages import ExtractOptions
+from ops.routing import RouteMode, RoutingPolicy
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    input: str
+    output: str
+    backend: str = "tesseract"
+    backend_options: dict[str, str] = field(default_factory=dict)
+    route: RouteMode = RouteMode.AUTO
+    min_text_score: float = 0.5
+    dpi: int = 150
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    orientation: bool = True
+    pages_per_unit: int = 32
+    rows_per_call: int = 8  # rows handed to an OCR actor per Ray call
+    pool_size: int | None = None  # OCR actors; default: one per CPU core
+    rows_per_file: int = 50_000
+    password: str | None = field(default=None, repr=False)
+    password_file: str | None = None
+    overwrite: bool = False
+    strict: bool = False
+    address: str | None = None  # attach to this Ray cluster; default: RAY_ADDRESS or a local one
+    num_cpus: int | None = None  # CPUs for a local Ray instance
+    progress: bool = True
+
+    def resolved_password(self) -> str | None:
+        if self.password is not None:
+            return self.password
+        if self.password_file:
+            lines = Path(self.password_file).read_text(encoding="utf-8").splitlines()
+            return lines[0] if lines else ""
+        return None
+
+    def extract_options(self) -> ExtractOptions:
+        return ExtractOptions(
+            dpi=self.dpi,
+            max_pixels=self.max_pixels,
+            max_image_pixels=self.max_image_pixels,
+            routing=RoutingPolicy(mode=RouteMode(self.route), min_score=self.min_text_score),
+            password=self.resolved_password(),
+            pages_per_unit=self.pages_per_unit,
+        )
+
+    def public_dict(self) -> dict[str, Any]:
+        """The config as recorded in manifests: secrets never appear, only whether one was set."""
+        data = asdict(self)
+        data["password"] = "<set>" if self.password is not None else None
+        data["route"] = str(self.route)
+        return data

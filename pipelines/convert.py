@@ -1,0 +1,133 @@
+"""The conversion job as a Ray Data graph:
+
+    document URIs → plan (hash, count pages, cut page ranges) → pages (text layer, route, render)
+                  → OCR actor pool (text-route rows pass through) → Parquet shards
+
+plus the run manifest and summary. Streaming end to end: no stage holds a whole document's pages.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import ray
+from ray.data import DataContext
+
+import ops
+from ops.backends import backend_class
+from ops.pages import RowContext
+from pipelines import outputs, scheduling
+from pipelines.config import RunConfig
+from pipelines.inputs import resolve_inputs
+from pipelines.runtime import cluster_cpus, ensure_ray
+from pipelines.stages import OcrActor, extract_batch, plan_batch
+from pipelines.summary import RunSummary, summarise
+
+# Documents per planning call: small, so that big and small files spread over tasks.
+DOCS_PER_PLAN_CALL = 4
+UNITS_PER_PAGE_TASK = 2
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    summary: RunSummary
+    manifest_path: str
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def run(config: RunConfig) -> RunResult:
+    """Convert ``config.input`` into Parquet under ``config.output`` and return the run summary."""
+    uris = resolve_inputs(config.input)
+    backend_cls = backend_class(config.backend)
+    backend_cls.check_dependencies()
+    backend_cls(**config.backend_options)  # validates options before any cluster work
+    extract_options = config.extract_options()
+    outputs.prepare(config.output, overwrite=config.overwrite)
+
+    run_id = new_run_id()
+    started_ray = ensure_ray(config.address, config.num_cpus)
+    try:
+        DataContext.get_current().enable_progress_bars = config.progress
+        pool = scheduling.plan_pool(backend_cls.resources, cluster_cpus(), config.pool_size)
+        context = RowContext(run_id=run_id, pipeline_version=ops.__version__)
+        started_at = datetime.now(UTC)
+        began = time.perf_counter()
+        dataset = build_dataset(uris, config, extract_options, context, pool)
+        dataset.write_parquet(
+            outputs.pages_dir(config.output),
+            compression="zstd",
+            max_rows_per_file=config.rows_per_file,
+        )
+        wall_seconds = time.perf_counter() - began
+        summary = summarise(config.output, run_id, len(uris), wall_seconds)
+        manifest_path = outputs.write_manifest(
+            config.output,
+            run_id,
+            {
+                "run_id": run_id,
+                "started_at": started_at.isoformat(),
+                "finished_at": datetime.now(UTC).isoformat(),
+                "config": config.public_dict(),
+                "versions": outputs.versions(),
+                "cluster": {"cpus": cluster_cpus(), "ocr_pool": pool_description(pool)},
+                **summary.as_dict(),
+            },
+        )
+    finally:
+        if started_ray:
+            ray.shutdown()
+    return RunResult(run_id, summary, manifest_path)
+
+
+def build_dataset(
+    uris: list[str],
+    config: RunConfig,
+    extract_options: Any,
+    context: RowContext,
+    pool: scheduling.PoolPlan,
+) -> ray.data.Dataset:
+    documents = ray.data.from_items(
+        [{"source_uri": uri} for uri in uris],
+        override_num_blocks=max(1, min(len(uris), 1 + len(uris) // DOCS_PER_PLAN_CALL)),
+    )
+    units = documents.map_batches(
+        plan_batch,
+        batch_format="pyarrow",
+        batch_size=DOCS_PER_PLAN_CALL,
+        fn_kwargs={"options": extract_options},
+        **scheduling.page_task_kwargs(),
+    ).repartition(target_num_rows_per_block=UNITS_PER_PAGE_TASK)
+    pages = units.map_batches(
+        extract_batch,
+        batch_format="pyarrow",
+        batch_size=UNITS_PER_PAGE_TASK,
+        fn_kwargs={"options": extract_options, "context": context},
+        **scheduling.page_task_kwargs(),
+    )
+    return pages.map_batches(
+        OcrActor,
+        batch_format="pyarrow",
+        batch_size=config.rows_per_call,
+        fn_constructor_kwargs={
+            "backend": config.backend,
+            "backend_options": dict(config.backend_options),
+            "detect_orientation": config.orientation,
+        },
+        **pool.map_batches_kwargs(),
+    )
+
+
+def pool_description(pool: scheduling.PoolPlan) -> dict[str, Any]:
+    return {
+        "size": pool.size,
+        "actor_cpus": pool.actor_cpus,
+        "reserved_for_tasks": pool.reserved_for_tasks,
+    }

@@ -1,0 +1,70 @@
+"""SQL over the output with DuckDB: a view named ``pages`` over every Parquet shard."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import duckdb
+
+from pipelines import outputs
+
+
+def connect(output: str) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect(":memory:")
+    pattern = outputs.pages_dir(output).rstrip("/") + "/**/*.parquet"
+    escaped = pattern.replace("'", "''")
+    connection.execute(
+        f"CREATE VIEW pages AS SELECT * FROM read_parquet('{escaped}', union_by_name = true)"
+    )
+    return connection
+
+
+def run_query(output: str, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    if not outputs.has_pages(output):
+        raise FileNotFoundError(f"no Parquet pages under {outputs.pages_dir(output)!r}")
+    connection = connect(output)
+    try:
+        result = connection.execute(sql)
+        columns = [description[0] for description in result.description or []]
+        return columns, result.fetchall()
+    finally:
+        connection.close()
+
+
+def format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, width: int = 60) -> str:
+    if fmt == "json":
+        return json.dumps(
+            [dict(zip(columns, row, strict=True)) for row in rows],
+            default=str,
+            ensure_ascii=False,
+            indent=1,
+        )
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return buffer.getvalue()
+    return format_table(columns, [[_cell(value, width) for value in row] for row in rows])
+
+
+def format_table(columns: list[str], rows: list[list[str]]) -> str:
+    widths = [len(name) for name in columns]
+    for row in rows:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+    line = "+".join("-" * (width + 2) for width in widths)
+    out = [" | ".join(name.ljust(width) for name, width in zip(columns, widths, strict=True)), line]
+    out += [
+        " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    return "\n".join(out)
+
+
+def _cell(value: Any, width: int) -> str:
+    text = "NULL" if value is None else str(value)
+    text = text.replace("\n", "⏎")
+    return text if len(text) <= width else text[: width - 1] + "…"

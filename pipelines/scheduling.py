@@ -1,0 +1,55 @@
+"""Backend resources to Ray arguments: the only module that knows ``num_cpus`` and actor pools.
+
+The rule that matters on small machines: model actors must never hold every CPU, or Ray Data's
+read/render tasks cannot run and the dataset hangs (ray#44687). Actors therefore get a *logical*
+share of what remains after a reserve for page tasks, while the pool still has one engine per core
+so that OCR uses every core when there is OCR to do.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ops.backends.base import Resources
+
+# Logical CPUs a page-extraction task asks for. Below 1 so that, on a 2-core machine with the OCR
+# pool holding its share, two text-route tasks still run side by side.
+PAGE_TASK_CPUS = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class PoolPlan:
+    size: int
+    actor_cpus: float
+    reserved_for_tasks: float
+    env: dict[str, str]
+
+    def map_batches_kwargs(self) -> dict[str, Any]:
+        from ray.data import ActorPoolStrategy
+
+        kwargs: dict[str, Any] = {
+            "compute": ActorPoolStrategy(min_size=1, max_size=self.size, initial_size=self.size),
+            "num_cpus": self.actor_cpus,
+        }
+        if self.env:
+            kwargs["runtime_env"] = {"env_vars": dict(self.env)}
+        return kwargs
+
+
+def plan_pool(resources: Resources, cluster_cpus: float, pool_size: int | None = None) -> PoolPlan:
+    """Size the backend's actor pool for a cluster with ``cluster_cpus`` logical CPUs."""
+    if cluster_cpus <= 0:
+        raise ValueError("the Ray cluster advertises no CPUs")
+    reserve = max(1.0, 0.25 * cluster_cpus) if cluster_cpus > 1 else 0.5 * cluster_cpus
+    per_engine = max(resources.cpus, 0.01)
+    size = pool_size or max(1, math.floor(cluster_cpus / per_engine))
+    if size < 1:
+        raise ValueError(f"pool size must be at least 1, not {size}")
+    actor_cpus = min(per_engine, (cluster_cpus - reserve) / size)
+    return PoolPlan(size, round(actor_cpus, 4), reserve, dict(resources.env))
+
+
+def page_task_kwargs() -> dict[str, Any]:
+    return {"num_cpus": PAGE_TASK_CPUS}
