@@ -15,19 +15,24 @@ def open_image(data: bytes, max_image_pixels: int) -> Image.Image:
     """Open without decoding pixels; refuse images whose size alone would exhaust memory."""
     if not data:
         raise errors.EmptyFile("the file is empty (0 bytes)")
-    # PIL's own bomb guard is process-wide; ours is the configured limit, checked just below.
-    Image.MAX_IMAGE_PIXELS = max_image_pixels
+    # PIL's bomb guard is a process-wide setting that raises with an unhelpful message; pagemill
+    # enforces the configured limit itself, on the header here and per frame in frames().
+    Image.MAX_IMAGE_PIXELS = None
     try:
         image = Image.open(io.BytesIO(data))
     except Exception as exc:
         raise errors.ImageDecodeFailed(f"not a readable image: {exc}") from exc
+    _check_size(image, max_image_pixels)
+    return image
+
+
+def _check_size(image: Image.Image, max_image_pixels: int) -> None:
     width, height = image.size
     if width * height > max_image_pixels:
         raise errors.ImageDecodeFailed(
             f"image is {width}x{height} px, over the {max_image_pixels:,} pixel limit "
             "(raise --max-image-pixels to accept it)"
         )
-    return image
 
 
 def frame_count(image: Image.Image) -> int:
@@ -35,13 +40,17 @@ def frame_count(image: Image.Image) -> int:
 
 
 def frames(
-    image: Image.Image, start: int, stop: int, max_pixels: int
+    image: Image.Image, start: int, stop: int, max_pixels: int, max_image_pixels: int
 ) -> Iterator[tuple[int, Image.Image | Exception]]:
     """``(index, greyscale frame)`` for frames start..stop-1; a failed frame yields its error."""
     for index in range(start, stop):
         try:
             image.seek(index)
+            _check_size(image, max_image_pixels)
             frame = image.convert("L")
+        except errors.PageError as exc:
+            yield index, exc
+            continue
         except Exception as exc:
             yield index, errors.ImageDecodeFailed(f"cannot decode frame {index}: {exc}")
             continue

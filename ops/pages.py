@@ -218,7 +218,9 @@ def _image_pages(
 ) -> Iterator[dict[str, Any]]:
     image = image_documents.open_image(data, options.max_image_pixels)
     dpi = _image_dpi(image.info)
-    for index, frame in image_documents.frames(image, start, stop, options.max_pixels):
+    for index, frame in image_documents.frames(
+        image, start, stop, options.max_pixels, options.max_image_pixels
+    ):
         began = time.perf_counter()
         if isinstance(frame, Exception):
             error_type, message = errors.describe(frame)

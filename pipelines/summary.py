@@ -53,10 +53,14 @@ def summarise(output: str, run_id: str, inputs: int, wall_seconds: float) -> Run
         filter=pc.field("run_id") == run_id,
     )
     page_index = table.column("page_index")
-    routes = table.column("route").to_pylist()
-    statuses = table.column("status").to_pylist()
+    page_rows = table.filter(pc.is_valid(page_index))
     by_route_status = Counter(
-        f"{route or 'none'}/{status}" for route, status in zip(routes, statuses, strict=True)
+        f"{route or 'unrouted'}/{status}"
+        for route, status in zip(
+            page_rows.column("route").to_pylist(),
+            page_rows.column("status").to_pylist(),
+            strict=True,
+        )
     )
     errors = Counter(value for value in table.column("error_type").to_pylist() if value)
     return RunSummary(

@@ -79,7 +79,9 @@ PARAGRAPHS = [
 def scan_image(lines: list[str], seed: int, dpi: int = 200, landscape: bool = False) -> Image.Image:
     """Text on a letter-size page, printed and scanned: slight skew, blur and speckle noise."""
     rng = random.Random(seed)
-    width, height = (int(11 * dpi), int(8.5 * dpi)) if landscape else (int(8.5 * dpi), int(11 * dpi))
+    width, height = (
+        (int(11 * dpi), int(8.5 * dpi)) if landscape else (int(8.5 * dpi), int(11 * dpi))
+    )
     page = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(page)
     title = ImageFont.load_default(size=int(dpi * 0.25))
@@ -135,12 +137,19 @@ def main() -> int:
 
     text_pages = text_pdf([p[2], p[5]])
     scan_page = image_pdf([scan_image(p[4], seed=7)])
-    (DOCS / "mixed.pdf").write_bytes(merge_pages([(text_pages, 0), (scan_page, 0), (text_pages, 1)]))
+    (DOCS / "mixed.pdf").write_bytes(
+        merge_pages([(text_pages, 0), (scan_page, 0), (text_pages, 1)])
+    )
     write_truth("mixed", [p[2], p[4], p[5]])
 
     frames = [scan_image(p[0], seed=8), scan_image(p[3], seed=9)]
-    frames[0].save(DOCS / "fax.tif", save_all=True, append_images=frames[1:],
-                   compression="tiff_deflate", dpi=(200, 200))
+    frames[0].save(
+        DOCS / "fax.tif",
+        save_all=True,
+        append_images=frames[1:],
+        compression="tiff_deflate",
+        dpi=(200, 200),
+    )
     write_truth("fax", [p[0], p[3]])
 
     (DOCS / "broken-truncated.pdf").write_bytes(born[: len(born) * 2 // 3])

@@ -50,8 +50,13 @@ def text_pdf(pages: Sequence[TextPage | Sequence[str]]) -> bytes:
 def _content_stream(page: TextPage) -> str:
     size = page.font_size
     top = max(page.height - 72.0, size)
-    body = ["BT", f"{page.render_mode} Tr", f"/F1 {size * 1.5:g} Tf", f"72 {top:g} Td",
-            f"{size * 2:g} TL"]
+    body = [
+        "BT",
+        f"{page.render_mode} Tr",
+        f"/F1 {size * 1.5:g} Tf",
+        f"72 {top:g} Td",
+        f"{size * 2:g} TL",
+    ]
     for index, line in enumerate(page.lines):
         if index == 1:
             body += [f"/F1 {size:g} Tf", f"{size * 1.5:g} TL"]

@@ -1,0 +1,121 @@
+"""What an OCR actor does, without Ray: fill OCR rows, pass text rows, isolate failing pages."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from PIL import Image
+
+from ops.backends.base import Backend, OcrResult
+from ops.backends.fake import FakeBackend
+from ops.imaging import encode_png
+from ops.ocr import EngineDead, OcrRunner
+from ops.pages import STATUS_PENDING
+from ops.schema import IMAGE_COLUMN, PAGE_SCHEMA, to_table
+
+
+def pending_row(index: int, image: Image.Image | None = None) -> dict:
+    image = image or Image.new("L", (64, 32), 255 - index)
+    return {
+        "doc_id": "d",
+        "source_uri": "u",
+        "page_index": index,
+        "page_number": index + 1,
+        "route": "ocr",
+        "status": STATUS_PENDING,
+        IMAGE_COLUMN: encode_png(image),
+        "latency_ms": 5.0,
+    }
+
+
+def text_row(index: int) -> dict:
+    return {
+        "doc_id": "d",
+        "source_uri": "u",
+        "page_index": index,
+        "page_number": index + 1,
+        "route": "text",
+        "status": "ok",
+        "text": f"text {index}",
+        "backend": "pdfium",
+    }
+
+
+class FlakyBackend(Backend):
+    """Fails every page whose image is pure black, or every page when ``always`` is set."""
+
+    name = "flaky-test"
+    option_defaults = {"always": False}  # noqa: RUF012
+
+    @property
+    def model(self) -> str:
+        return "flaky"
+
+    def load(self) -> None:
+        pass
+
+    def predict_batch(self, images):
+        if self.options["always"] or any(image.getextrema() == (0, 0) for image in images):
+            raise RuntimeError("engine exploded")
+        return [OcrResult(f"{image.width}x{image.height}") for image in images]
+
+
+def runner(backend: Backend, **kwargs) -> OcrRunner:
+    instance = OcrRunner(backend, detect_orientation=False, **kwargs)
+    instance.load()
+    return instance
+
+
+def test_text_rows_pass_through_and_ocr_rows_are_filled():
+    table = to_table([text_row(0), pending_row(1), text_row(2), pending_row(3)])
+    out = runner(FakeBackend()).process(table)
+    assert out.schema == PAGE_SCHEMA
+    rows = {row["page_index"]: row for row in out.to_pylist()}
+    assert set(rows) == {0, 1, 2, 3}
+    assert rows[0]["text"] == "text 0" and rows[0]["backend"] == "pdfium"
+    assert rows[1]["status"] == "ok" and rows[1]["backend"] == "fake"
+    assert rows[1]["text"].startswith("fake page 64x32")
+    assert rows[1]["char_count"] == len(rows[1]["text"])
+    assert rows[1]["latency_ms"] > 5.0  # render time plus OCR time
+
+
+def test_a_failing_page_becomes_an_error_row_and_its_batch_mates_survive():
+    black = Image.new("L", (64, 32), 0)
+    table = to_table([pending_row(0), pending_row(1, black), pending_row(2)])
+    rows = {row["page_index"]: row for row in runner(FlakyBackend()).process(table).to_pylist()}
+    assert [rows[i]["status"] for i in range(3)] == ["ok", "error", "ok"]
+    assert rows[1]["error_type"] == "ocr_failed" and rows[1]["error_stage"] == "ocr"
+    assert "engine exploded" in rows[1]["error_message"]
+    assert rows[1]["backend"] == "flaky-test"
+
+
+def test_an_engine_that_fails_on_every_page_is_declared_dead():
+    table = to_table([pending_row(i) for i in range(6)])
+    with pytest.raises(EngineDead, match="5 pages in a row"):
+        runner(FlakyBackend(always=True), max_consecutive_failures=5).process(table)
+
+
+def test_undecodable_image_is_an_error_row():
+    row = pending_row(0)
+    row[IMAGE_COLUMN] = b"garbage"
+    (out,) = runner(FakeBackend()).process(to_table([row])).to_pylist()
+    assert out["status"] == "error" and out["error_type"] == "image_decode_failed"
+
+
+def test_orientation_is_recorded_on_the_row(shared_data):
+    scan = Image.open(shared_data / "gt_scanned/tesseract_test/phototest.tif").convert("L")
+    instance = OcrRunner(FakeBackend(), detect_orientation=True)
+    instance.load()
+    try:
+        (out,) = instance.process(to_table([pending_row(0, scan.rotate(180))])).to_pylist()
+    finally:
+        instance.close()
+    assert out["rotation"] == 180
+
+
+def test_batch_without_ocr_rows_is_only_conformed():
+    table = to_table([text_row(0), text_row(1)])
+    out = runner(FlakyBackend(always=True)).process(table)
+    assert out.num_rows == 2 and out.schema == PAGE_SCHEMA
+    assert IMAGE_COLUMN not in out.column_names
+    assert isinstance(out, pa.Table)
