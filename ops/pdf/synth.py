@@ -37,7 +37,8 @@ def text_pdf(pages: Sequence[TextPage | Sequence[str]]) -> bytes:
     for page, page_id in zip(normalised, page_ids, strict=True):
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {page.width:g} {page.height:g}] "
-            f"/Contents {page_id + 1} 0 R /Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
+            f"/Contents {page_id + 1} 0 R "
+            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
         )
         stream = _content_stream(page).encode("latin-1")
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")

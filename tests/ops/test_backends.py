@@ -116,7 +116,7 @@ def test_fake_backend_is_deterministic_and_page_sensitive():
 
 def test_registry_names_and_errors():
     assert {"tesseract", "rapidocr", "fake"} <= set(names())
-    with pytest.raises(ValueError, match="known: .*tesseract"):
+    with pytest.raises(ValueError, match=r"known: .*tesseract"):
         create("nope")
     with pytest.raises(ValueError, match="no option"):
         create("tesseract", {"langg": "eng"})

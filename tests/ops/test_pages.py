@@ -21,7 +21,8 @@ CONTEXT = RowContext(run_id="test-run", pipeline_version="0.0")
 PROSE = ["A title", *["the quick brown fox jumps over the lazy dog and runs away home"] * 4]
 
 
-def rows_for(path, options=ExtractOptions()):
+def rows_for(path, options: ExtractOptions | None = None):
+    options = options or ExtractOptions()
     rows = []
     for unit in plan_document(str(path), options):
         rows.extend(extract_unit(unit, options, CONTEXT))
