@@ -44,10 +44,10 @@ def format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, width
         )
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(rows)
-        return buffer.getvalue()
+        return buffer.getvalue().rstrip("\n")
     return format_table(columns, [[_cell(value, width) for value in row] for row in rows])
 
 

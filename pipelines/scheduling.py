@@ -17,6 +17,10 @@ from ops.backends.base import Resources
 # Logical CPUs a page-extraction task asks for. Below 1 so that, on a 2-core machine with the OCR
 # pool holding its share, two text-route tasks still run side by side.
 PAGE_TASK_CPUS = 0.5
+# Memory a page task may need: the source file, one page bitmap at the pixel cap (40 MP grey) and
+# its PNG. Declaring it also keeps Ray from fusing page work into the model actors (fusion needs
+# identical resource requests): rendering belongs on CPU tasks, not on a model's worker.
+PAGE_TASK_MEMORY = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,4 +56,4 @@ def plan_pool(resources: Resources, cluster_cpus: float, pool_size: int | None =
 
 
 def page_task_kwargs() -> dict[str, Any]:
-    return {"num_cpus": PAGE_TASK_CPUS}
+    return {"num_cpus": PAGE_TASK_CPUS, "memory": PAGE_TASK_MEMORY}

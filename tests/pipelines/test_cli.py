@@ -1,0 +1,149 @@
+"""The ``pagemill`` command as a user runs it (in-process, on the session's Ray cluster)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pipelines.cli import EXIT_STRICT, EXIT_USAGE, main
+
+pytestmark = pytest.mark.usefixtures("ray_cluster")
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory, samples):
+    output = tmp_path_factory.mktemp("cli") / "out"
+    code = main(
+        [
+            "run",
+            str(samples / "docs" / "mixed.pdf"),
+            str(output),
+            "--no-progress",
+            "--backend",
+            "fake",
+        ]
+    )
+    assert code == 0
+    return output
+
+
+def test_run_prints_a_summary_with_a_query_example(samples, tmp_path, capsys):
+    output = tmp_path / "out"
+    code = main(
+        [
+            "run",
+            str(samples / "docs"),
+            str(output),
+            "--no-progress",
+            "--backend",
+            "fake",
+            "--route",
+            "ocr",
+            "--no-orientation",
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "ocr/ok" in printed and "corrupt_pdf" in printed
+    assert "pages/s" in printed and f"{output}/pages" in printed
+    assert "pagemill query" in printed
+
+
+def test_query_formats(converted, capsys):
+    sql = "SELECT page_number, route FROM pages ORDER BY page_number"
+    assert main(["query", str(converted), sql, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"page_number": 1, "route": "text"},
+        {"page_number": 2, "route": "ocr"},
+        {"page_number": 3, "route": "text"},
+    ]
+    assert main(["query", str(converted), sql, "--format", "csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows == [["page_number", "route"], ["1", "text"], ["2", "ocr"], ["3", "text"]]
+    assert main(["query", str(converted), sql]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["page_number", "|", "route"] and len(table) == 5
+
+
+def test_query_cannot_modify_the_output(converted, capsys):
+    code = main(["query", str(converted), "DROP VIEW pages; DELETE FROM pages"])
+    assert code in (0, EXIT_USAGE)
+    capsys.readouterr()
+    assert (
+        main(["query", str(converted), "SELECT count(*) AS n FROM pages", "--format", "json"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out) == [{"n": 3}]
+
+
+def test_query_errors_are_clear(converted, tmp_path, capsys):
+    assert main(["query", str(tmp_path), "SELECT 1"]) == EXIT_USAGE
+    assert "no Parquet pages" in capsys.readouterr().err
+    assert main(["query", str(converted), "SELEC nonsense"]) == EXIT_USAGE
+    assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "/no/such/folder", "OUT"], "does not exist"),
+        (["run", "SAMPLE", "OUT", "--backend-option", "nonsense"], "KEY=VALUE"),
+        (["run", "SAMPLE", "OUT", "--backend-option", "lingo=eng"], "has no option"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_reason(samples, tmp_path, capsys, argv, message):
+    argv = [str(samples / "docs" / "mixed.pdf") if arg == "SAMPLE" else arg for arg in argv]
+    argv = [str(tmp_path / "o") if arg == "OUT" else arg for arg in argv]
+    assert main(argv) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_existing_output_needs_overwrite(converted, samples, capsys):
+    argv = [
+        "run",
+        str(samples / "docs" / "mixed.pdf"),
+        str(converted),
+        "--no-progress",
+        "--backend",
+        "fake",
+    ]
+    assert main(argv) == EXIT_USAGE
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 0
+
+
+def test_strict_mode_fails_on_error_rows(samples, tmp_path, capsys):
+    argv = [
+        "run",
+        str(samples / "docs" / "broken-truncated.pdf"),
+        str(tmp_path / "o"),
+        "--no-progress",
+        "--backend",
+        "fake",
+    ]
+    assert main(argv) == 0  # by default a bad file is an error row, not a failed job
+    assert main([*argv, "--overwrite", "--strict"]) == EXIT_STRICT
+    capsys.readouterr()
+
+
+def test_help_lists_backends_and_commands():
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "{fake,rapidocr,tesseract}" in result.stdout
+    assert "--password-file" in result.stdout
+    top = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for command in ("run", "query", "bench"):
+        assert command in top.stdout

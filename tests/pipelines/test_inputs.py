@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+
+from pipelines.inputs import NoInputs, resolve_inputs
+
+
+@pytest.fixture
+def tree(tmp_path):
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.PDF").write_bytes(b"%PDF-1.4")
+    (tmp_path / "sub" / "c.tif").write_bytes(b"II*\x00")
+    (tmp_path / "notes.md").write_text("skip me")
+    return tmp_path
+
+
+def test_folder_is_searched_recursively_for_documents(tree):
+    found = resolve_inputs(str(tree))
+    assert [p.removeprefix(str(tree)) for p in found] == ["/a.pdf", "/sub/b.PDF", "/sub/c.tif"]
+
+
+def test_glob(tree):
+    assert resolve_inputs(str(tree / "**" / "*.tif")) == [str(tree / "sub" / "c.tif")]
+
+
+def test_list_file_keeps_missing_entries_for_error_rows(tree):
+    listing = tree / "inputs.txt"
+    listing.write_text("# comment\na.pdf\n\nsub/c.tif\n/nowhere/x.pdf\ns3://bucket/key.pdf\n")
+    assert resolve_inputs(str(listing)) == [
+        str(tree / "a.pdf"),
+        str(tree / "sub" / "c.tif"),
+        "/nowhere/x.pdf",
+        "s3://bucket/key.pdf",
+    ]
+
+
+def test_single_file(tree):
+    assert resolve_inputs(str(tree / "a.pdf")) == [str(tree / "a.pdf")]
+
+
+def test_nothing_found_says_what_was_looked_for(tmp_path):
+    with pytest.raises(NoInputs, match="does not exist"):
+        resolve_inputs(str(tmp_path / "missing"))
+    with pytest.raises(NoInputs, match=r"matched no documents \(looked for .*\.pdf"):
+        resolve_inputs(str(tmp_path))
