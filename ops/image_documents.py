@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from PIL import Image
 
@@ -11,15 +12,20 @@ from ops import errors
 from ops.imaging import fit_within
 
 
-def open_image(data: bytes, max_image_pixels: int) -> Image.Image:
-    """Open without decoding pixels; refuse images whose size alone would exhaust memory."""
-    if not data:
+def open_image(source: bytes | BinaryIO, max_image_pixels: int) -> Image.Image:
+    """Open without decoding pixels; refuse images whose size alone would exhaust memory.
+
+    ``source`` is bytes or a seekable stream that stays open while frames are read.
+    """
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    if not stream.read(1):
         raise errors.EmptyFile("the file is empty (0 bytes)")
+    stream.seek(0)
     # PIL's bomb guard is a process-wide setting that raises with an unhelpful message; pagemill
     # enforces the configured limit itself, on the header here and per frame in frames().
     Image.MAX_IMAGE_PIXELS = None
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(stream)
     except Exception as exc:
         raise errors.ImageDecodeFailed(f"not a readable image: {exc}") from exc
     _check_size(image, max_image_pixels)

@@ -19,12 +19,12 @@ import pypdfium2 as pdfium
 
 from ops import errors, image_documents
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode_png
-from ops.pdf.document import open_pdf
+from ops.pdf.document import opened_pdf
 from ops.pdf.render import render_page
 from ops.pdf.textlayer import extract_text, inspect_layer
 from ops.routing import RouteMode, RoutingPolicy, decide, decide_forced_ocr
 from ops.schema import IMAGE_COLUMN, ROUTE_OCR, ROUTE_TEXT, STATUS_ERROR, STATUS_OK
-from ops.sources import document_id, kind_from_name, read_bytes
+from ops.sources import fingerprint, kind_from_name, open_stream
 from ops.text_quality import assess
 
 TEXT_BACKEND = "pdfium"
@@ -66,14 +66,13 @@ def plan_document(uri: str, options: ExtractOptions) -> list[dict[str, Any]]:
     """Work units for one document, or a single unit carrying the reason it cannot be processed."""
     kind = kind_from_name(uri)
     try:
-        data = read_bytes(uri)
+        doc_id = fingerprint(uri)
     except OSError as exc:
         return [
             _failed_unit(uri, None, kind, "read", errors.UnreadableInput(f"cannot read: {exc}"))
         ]
-    doc_id = document_id(data)
     try:
-        page_count = _count_pages(data, kind, options)
+        page_count = _count_pages(uri, kind, options)
     except Exception as exc:
         return [_failed_unit(uri, doc_id, kind, "open", exc)]
     step = max(1, options.pages_per_unit)
@@ -90,17 +89,15 @@ def plan_document(uri: str, options: ExtractOptions) -> list[dict[str, Any]]:
     ]
 
 
-def _count_pages(data: bytes, kind: str, options: ExtractOptions) -> int:
+def _count_pages(uri: str, kind: str, options: ExtractOptions) -> int:
     if kind == "pdf":
-        document = open_pdf(data, options.password)
-        try:
+        with opened_pdf(uri, options.password) as document:
             return len(document)
-        finally:
-            document.close()
     if kind == "image":
-        return image_documents.frame_count(
-            image_documents.open_image(data, options.max_image_pixels)
-        )
+        with open_stream(uri) as stream:
+            return image_documents.frame_count(
+                image_documents.open_image(stream, options.max_image_pixels)
+            )
     raise errors.PageError(
         "unsupported file type (expected .pdf, .png, .jpg, .tif)", error_type="unsupported_type"
     )
@@ -139,27 +136,24 @@ def extract_unit(
         yield _error_row(base, None, unit["error_stage"], unit["error_type"], unit["error_message"])
         return
     start, stop = int(unit["page_start"]), int(unit["page_stop"])
+    pages = _pdf_pages if unit["source_kind"] == "pdf" else _image_pages
+    done = start
     try:
-        data = read_bytes(unit["source_uri"])
-        if unit["source_kind"] == "pdf":
-            yield from _pdf_pages(data, start, stop, base, options)
-        else:
-            yield from _image_pages(data, start, stop, base, options)
-    except Exception as exc:  # the file changed or vanished since planning
+        for row in pages(unit["source_uri"], start, stop, base, options):
+            done = row["page_index"] + 1
+            yield row
+    except Exception as exc:  # the file changed, vanished or broke since planning
         error_type, message = errors.describe(exc)
-        for index in range(start, stop):
+        for index in range(done, stop):
             yield _error_row(base, index, "read", error_type, message)
 
 
 def _pdf_pages(
-    data: bytes, start: int, stop: int, base: dict[str, Any], options: ExtractOptions
+    uri: str, start: int, stop: int, base: dict[str, Any], options: ExtractOptions
 ) -> Iterator[dict[str, Any]]:
-    document = open_pdf(data, options.password)
-    try:
+    with opened_pdf(uri, options.password) as document:
         for index in range(start, stop):
             yield _pdf_page(document, index, base, options)
-    finally:
-        document.close()
 
 
 def _pdf_page(
@@ -214,9 +208,16 @@ def _pdf_page(
 
 
 def _image_pages(
-    data: bytes, start: int, stop: int, base: dict[str, Any], options: ExtractOptions
+    uri: str, start: int, stop: int, base: dict[str, Any], options: ExtractOptions
 ) -> Iterator[dict[str, Any]]:
-    image = image_documents.open_image(data, options.max_image_pixels)
+    with open_stream(uri) as stream:
+        yield from _image_frames(stream, start, stop, base, options)
+
+
+def _image_frames(
+    stream: Any, start: int, stop: int, base: dict[str, Any], options: ExtractOptions
+) -> Iterator[dict[str, Any]]:
+    image = image_documents.open_image(stream, options.max_image_pixels)
     dpi = _image_dpi(image.info)
     for index, frame in image_documents.frames(
         image, start, stop, options.max_pixels, options.max_image_pixels

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import BinaryIO
 
 PDF_EXTENSIONS = frozenset({".pdf"})
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
@@ -41,6 +42,25 @@ def read_bytes(uri: str) -> bytes:
     filesystem, path = fs.FileSystem.from_uri(uri)
     with filesystem.open_input_stream(path) as stream:
         return stream.read()
+
+
+def open_stream(uri: str) -> BinaryIO:
+    """A seekable binary stream; the caller closes it. Nothing is read until asked for."""
+    if not is_remote(uri):
+        return open(uri, "rb")
+    from pyarrow import fs
+
+    filesystem, path = fs.FileSystem.from_uri(uri)
+    return filesystem.open_input_file(path)  # type: ignore[return-value]
+
+
+def fingerprint(uri: str, chunk_bytes: int = 1 << 20) -> str:
+    """:func:`document_id` of the file, streamed in chunks so big files never sit in memory."""
+    digest = hashlib.sha256()
+    with open_stream(uri) as stream:
+        while chunk := stream.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def document_id(data: bytes) -> str:

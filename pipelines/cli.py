@@ -130,6 +130,13 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         "--rows-per-file", type=int, default=50_000, help="maximum rows per Parquet shard"
     )
     cluster.add_argument(
+        "--max-inflight-mb",
+        type=int,
+        default=512,
+        help="object-store memory the job may fill with pages between stages "
+        "(bounds memory whatever the input size)",
+    )
+    cluster.add_argument(
         "--overwrite", action="store_true", help="replace the pages of an earlier run in OUTPUT"
     )
     cluster.add_argument(
@@ -207,6 +214,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             rows_per_call=args.rows_per_call,
             pool_size=args.pool_size,
             rows_per_file=args.rows_per_file,
+            max_inflight_mb=args.max_inflight_mb,
             password=args.password,
             password_file=args.password_file,
             overwrite=args.overwrite,

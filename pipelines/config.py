@@ -27,6 +27,7 @@ class RunConfig:
     rows_per_call: int = 8  # rows handed to an OCR actor per Ray call
     pool_size: int | None = None  # OCR actors; default: one per CPU core
     rows_per_file: int = 50_000
+    max_inflight_mb: int = 512  # object-store memory for pages between stages, per job
     password: str | None = field(default=None, repr=False)
     password_file: str | None = None
     overwrite: bool = False

@@ -28,8 +28,11 @@ from pipelines.stages import OcrActor, extract_batch, plan_batch
 from pipelines.summary import RunSummary, summarise
 
 # Documents per planning call: small, so that big and small files spread over tasks.
-DOCS_PER_PLAN_CALL = 4
-UNITS_PER_PAGE_TASK = 2
+DOCS_PER_PLAN_CALL = 32
+UNITS_PER_PAGE_TASK = 16
+BLOCK_BYTES = 16 * 1024 * 1024
+# OCR rows arrive a few at a time; gather this many per Parquet file rather than one file per batch.
+OCR_ROWS_PER_FILE = 2000
 
 
 @dataclass(frozen=True)
@@ -55,16 +58,20 @@ def run(config: RunConfig) -> RunResult:
     run_id = new_run_id()
     started_ray = ensure_ray(config.address, config.num_cpus)
     try:
-        DataContext.get_current().enable_progress_bars = config.progress
+        configure_data_context(config)
         pool = scheduling.plan_pool(backend_cls.resources, cluster_cpus(), config.pool_size)
         context = RowContext(run_id=run_id, pipeline_version=ops.__version__)
         started_at = datetime.now(UTC)
         began = time.perf_counter()
         dataset = build_dataset(uris, config, extract_options, context, pool)
+        # Text-route and error rows are written by the page tasks themselves (see
+        # stages.extract_batch); what reaches this write is the OCR actors' output.
         dataset.write_parquet(
             outputs.pages_dir(config.output),
             compression="zstd",
+            min_rows_per_file=min(OCR_ROWS_PER_FILE, config.rows_per_file),
             max_rows_per_file=config.rows_per_file,
+            ray_remote_args=scheduling.write_task_kwargs(),
         )
         wall_seconds = time.perf_counter() - began
         summary = summarise(config.output, run_id, len(uris), wall_seconds)
@@ -85,6 +92,22 @@ def run(config: RunConfig) -> RunResult:
         if started_ray:
             ray.shutdown()
     return RunResult(run_id, summary, manifest_path)
+
+
+def configure_data_context(config: RunConfig) -> None:
+    """Job-wide Ray Data settings. The in-flight cap bounds rendered pages waiting for the model:
+    without it Ray lets page tasks run ahead into a large share of the object store, and memory
+    grows with the size of the input instead of staying flat."""
+    from ray.data import ExecutionResources
+
+    context = DataContext.get_current()
+    context.enable_progress_bars = config.progress
+    # Blocks between stages hold rendered pages: smaller blocks mean an OCR actor holds tens of
+    # pages at a time rather than hundreds, and work spreads evenly over the pool.
+    context.target_max_block_size = BLOCK_BYTES
+    context.execution_options.resource_limits = ExecutionResources.for_limits(
+        object_store_memory=config.max_inflight_mb * 1024 * 1024
+    )
 
 
 def build_dataset(
@@ -109,7 +132,12 @@ def build_dataset(
         extract_batch,
         batch_format="pyarrow",
         batch_size=UNITS_PER_PAGE_TASK,
-        fn_kwargs={"options": extract_options, "context": context},
+        fn_kwargs={
+            "options": extract_options,
+            "context": context,
+            "pages_dir": outputs.pages_dir(config.output),
+            "rows_per_file": config.rows_per_file,
+        },
         **scheduling.page_task_kwargs(),
     )
     return pages.map_batches(

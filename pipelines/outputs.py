@@ -12,6 +12,8 @@ from typing import Any
 
 from pyarrow import fs
 
+from ops.shards import resolve
+
 PAGES_DIR = "pages"
 RUNS_DIR = "_runs"
 
@@ -24,21 +26,12 @@ def _join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *parts])
 
 
-def _filesystem(uri: str) -> tuple[fs.FileSystem, str]:
-    if "://" in uri:
-        return fs.FileSystem.from_uri(uri)
-    local = fs.LocalFileSystem()
-    import os
-
-    return local, os.path.abspath(uri)
-
-
 def pages_dir(output: str) -> str:
     return _join(output, PAGES_DIR)
 
 
 def has_pages(output: str) -> bool:
-    filesystem, root = _filesystem(pages_dir(output))
+    filesystem, root = resolve(pages_dir(output))
     info = filesystem.get_file_info(root)
     if info.type != fs.FileType.Directory:
         return False
@@ -47,22 +40,28 @@ def has_pages(output: str) -> bool:
 
 
 def prepare(output: str, *, overwrite: bool) -> None:
-    """Refuse to mix runs in one OUTPUT unless asked to start clean."""
+    """Refuse to mix runs in one OUTPUT unless asked to start clean; create ``pages/``.
+
+    The folder must exist before Ray's Parquet writer starts: a writer that created it and then
+    wrote no rows (every page took the text route) deletes it, page-task shards included.
+    """
     if has_pages(output):
         if not overwrite:
             raise OutputExists(
                 f"{output!r} already holds pages from an earlier run; pass --overwrite to replace "
                 "them or choose another OUTPUT"
             )
-        filesystem, root = _filesystem(output)
+        filesystem, root = resolve(output)
         for name in (PAGES_DIR, RUNS_DIR):
             path = _join(root, name)
             if filesystem.get_file_info(path).type == fs.FileType.Directory:
                 filesystem.delete_dir(path)
+    filesystem, pages = resolve(pages_dir(output))
+    filesystem.create_dir(pages, recursive=True)
 
 
 def write_manifest(output: str, run_id: str, manifest: dict[str, Any]) -> str:
-    filesystem, root = _filesystem(output)
+    filesystem, root = resolve(output)
     folder = _join(root, RUNS_DIR)
     filesystem.create_dir(folder, recursive=True)
     path = _join(folder, f"{run_id}.json")

@@ -21,6 +21,9 @@ PAGE_TASK_CPUS = 0.5
 # its PNG. Declaring it also keeps Ray from fusing page work into the model actors (fusion needs
 # identical resource requests): rendering belongs on CPU tasks, not on a model's worker.
 PAGE_TASK_MEMORY = 512 * 1024 * 1024
+WRITE_TASK_CPUS = 0.25
+# One batch running and one queued per actor keeps the engine busy without piling up pages.
+TASKS_IN_FLIGHT_PER_ACTOR = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +37,12 @@ class PoolPlan:
         from ray.data import ActorPoolStrategy
 
         kwargs: dict[str, Any] = {
-            "compute": ActorPoolStrategy(min_size=1, max_size=self.size, initial_size=self.size),
+            "compute": ActorPoolStrategy(
+                min_size=1,
+                max_size=self.size,
+                initial_size=self.size,
+                max_tasks_in_flight_per_actor=TASKS_IN_FLIGHT_PER_ACTOR,
+            ),
             "num_cpus": self.actor_cpus,
         }
         if self.env:
@@ -57,3 +65,8 @@ def plan_pool(resources: Resources, cluster_cpus: float, pool_size: int | None =
 
 def page_task_kwargs() -> dict[str, Any]:
     return {"num_cpus": PAGE_TASK_CPUS, "memory": PAGE_TASK_MEMORY}
+
+
+def write_task_kwargs() -> dict[str, Any]:
+    """Parquet writes are light (encode + zstd); a full CPU each would idle the page tasks."""
+    return {"num_cpus": WRITE_TASK_CPUS}

@@ -13,8 +13,16 @@ import pyarrow as pa
 
 from ops.backends import create
 from ops.ocr import OcrRunner
-from ops.pages import UNIT_FIELDS, ExtractOptions, RowContext, extract_unit, plan_document
+from ops.pages import (
+    STATUS_PENDING,
+    UNIT_FIELDS,
+    ExtractOptions,
+    RowContext,
+    extract_unit,
+    plan_document,
+)
 from ops.schema import IMAGE_COLUMN, to_table
+from ops.shards import shard_name, write_shard
 
 UNIT_SCHEMA = pa.schema(
     [
@@ -31,10 +39,10 @@ UNIT_SCHEMA = pa.schema(
 )
 assert tuple(UNIT_SCHEMA.names) == UNIT_FIELDS
 
-# Output batches of the page stage are cut at whichever comes first, so that a unit of large
-# rendered pages never sits in one oversized block.
-MAX_ROWS_PER_PAGE_BATCH = 256
-MAX_BYTES_PER_PAGE_BATCH = 32 * 1024 * 1024
+# OCR-route output of the page stage is cut at whichever comes first, so that a unit of large
+# rendered pages never sits in one oversized table.
+MAX_ROWS_PER_PAGE_BATCH = 64
+MAX_BYTES_PER_PAGE_BATCH = 8 * 1024 * 1024
 
 
 def plan_batch(batch: pa.Table, options: ExtractOptions) -> pa.Table:
@@ -45,23 +53,49 @@ def plan_batch(batch: pa.Table, options: ExtractOptions) -> pa.Table:
 
 
 def extract_batch(
-    batch: pa.Table, options: ExtractOptions, context: RowContext
+    batch: pa.Table,
+    options: ExtractOptions,
+    context: RowContext,
+    pages_dir: str,
+    rows_per_file: int,
 ) -> Iterator[pa.Table]:
-    rows: list[dict[str, Any]] = []
-    size = 0
-    for unit in batch.to_pylist():
+    """Page rows for a batch of work units.
+
+    Finished rows (text route, errors) are written here, as one shard per batch, and never travel
+    further: most pages of most corpora take the text route, and sending them through the model
+    actors and a separate write stage costs more than extracting them. Only OCR-route rows are
+    yielded, in bounded tables, for the actor pool.
+    """
+    units = batch.to_pylist()
+    finished: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
+    pending_bytes = 0
+    for unit in units:
         for row in extract_unit(unit, options, context):
-            rows.append(row)
-            size += len(row.get(IMAGE_COLUMN) or b"") + len(row.get("text") or "")
-            if len(rows) >= MAX_ROWS_PER_PAGE_BATCH or size >= MAX_BYTES_PER_PAGE_BATCH:
-                yield to_table(rows)
-                rows, size = [], 0
-    if rows:
-        yield to_table(rows)
+            if row.get("status") != STATUS_PENDING:
+                finished.append(row)
+                continue
+            pending.append(row)
+            pending_bytes += len(row[IMAGE_COLUMN])
+            if len(pending) >= MAX_ROWS_PER_PAGE_BATCH or pending_bytes >= MAX_BYTES_PER_PAGE_BATCH:
+                yield to_table(pending)
+                pending, pending_bytes = [], 0
+    if finished:
+        keys = [f"{unit['source_uri']}#{unit['page_start']}" for unit in units]
+        name = shard_name(f"{context.run_id}-pages", keys)
+        for part, start in enumerate(range(0, len(finished), rows_per_file)):
+            chunk = to_table(finished[start : start + rows_per_file])
+            write_shard(chunk, pages_dir, name if part == 0 else f"{name}-{part}")
+    if pending:
+        yield to_table(pending)
 
 
 class OcrActor:
-    """One loaded backend per actor process, reused for every batch it is given."""
+    """One backend per actor process, loaded on the first batch and reused for the rest.
+
+    Loading lazily means a corpus that is all text route never pays for loading models, and a
+    backend that cannot load still fails the job loudly, on its first page.
+    """
 
     def __init__(
         self, backend: str, backend_options: dict[str, str], detect_orientation: bool
@@ -69,7 +103,10 @@ class OcrActor:
         self._runner = OcrRunner(
             create(backend, backend_options), detect_orientation=detect_orientation
         )
-        self._runner.load()
+        self._loaded = False
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        if not self._loaded:
+            self._runner.load()
+            self._loaded = True
         return self._runner.process(batch)

@@ -7,11 +7,20 @@ empty page tree); this module turns them into :mod:`ops.errors` types with actio
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pypdfium2 as pdfium
 
 from ops import errors
-from ops.sources import PDF_HEADER_SEARCH_BYTES, pdf_header_offset, sniff_foreign_format
+from ops.sources import (
+    PDF_HEADER_SEARCH_BYTES,
+    is_remote,
+    open_stream,
+    pdf_header_offset,
+    sniff_foreign_format,
+)
 
 # pdfium's FPDF_ERR_* codes (fpdfview.h).
 _ERR_SUCCESS = 0
@@ -24,13 +33,18 @@ _EMPTY_PAGE_TREE = re.compile(
 )
 
 
-def strip_junk_prefix(data: bytes) -> bytes:
-    """The bytes from the ``%PDF-`` header on; raises a PageError if this is not a PDF."""
-    if not data:
+# On a failed open, this much of the file's start (and its last bytes) is read to explain why.
+_DIAGNOSIS_HEAD_BYTES = 4 << 20
+_DIAGNOSIS_TAIL_BYTES = 64 << 10
+
+
+def header_offset(head: bytes) -> int:
+    """Where ``%PDF-`` starts in the file's first bytes; raises a PageError if this is not a PDF."""
+    if not head:
         raise errors.EmptyFile("the file is empty (0 bytes)")
-    offset = pdf_header_offset(data)
+    offset = pdf_header_offset(head)
     if offset < 0:
-        foreign = sniff_foreign_format(data)
+        foreign = sniff_foreign_format(head)
         if foreign is not None:
             raise errors.NotAPdf(
                 f"not a PDF: the file is named .pdf but its bytes are a {foreign}; "
@@ -38,20 +52,56 @@ def strip_junk_prefix(data: bytes) -> bytes:
             )
         window = PDF_HEADER_SEARCH_BYTES // 1024
         raise errors.NotAPdf(f"not a PDF: no %PDF- header in the first {window} KiB")
-    return data[offset:] if offset else data
+    return offset
 
 
 def open_pdf(data: bytes, password: str | None = None) -> pdfium.PdfDocument:
-    """Open a PDF from bytes, or raise a :class:`~ops.errors.PageError` that says why not."""
-    body = strip_junk_prefix(data)
+    """Open a PDF held in memory, or raise a :class:`~ops.errors.PageError` that says why not."""
+    offset = header_offset(data[:PDF_HEADER_SEARCH_BYTES])
+    body = data[offset:] if offset else data
+    return _load(body, password, lambda: body)
+
+
+@contextmanager
+def opened_pdf(uri: str, password: str | None = None) -> Iterator[pdfium.PdfDocument]:
+    """Open a PDF by URI without reading it whole: pdfium reads the parts it needs, so a 10,000-page
+    file costs the memory of the pages being processed, not of the file."""
+    with open_stream(uri) as stream:
+        head = stream.read(PDF_HEADER_SEARCH_BYTES)
+        offset = header_offset(head)
+        if offset:  # junk before the header (rare): pdfium needs the header first, so copy
+            body = head[offset:] + stream.read()
+            document = _load(body, password, lambda: body)
+        else:
+            stream.seek(0)
+            source: Any = stream if is_remote(uri) else uri  # pdfium reads local files natively
+            document = _load(source, password, lambda: _diagnosis_bytes(uri))
+        try:
+            yield document
+        finally:
+            document.close()
+
+
+def _load(source: Any, password: str | None, body: Callable[[], bytes]) -> pdfium.PdfDocument:
     try:
-        document = pdfium.PdfDocument(body, password=password)
+        document = pdfium.PdfDocument(source, password=password)
     except pdfium.PdfiumError as exc:
-        raise _classify_open_error(exc, body, password) from None
+        raise _classify_open_error(exc, body(), password) from None
     if len(document) == 0:
         document.close()
         raise errors.ZeroPages("the PDF opened but has no pages (its page tree is empty)")
     return document
+
+
+def _diagnosis_bytes(uri: str) -> bytes:
+    with open_stream(uri) as stream:
+        head = stream.read(_DIAGNOSIS_HEAD_BYTES)
+        if len(head) < _DIAGNOSIS_HEAD_BYTES:
+            return head
+        stream.seek(0, 2)
+        size = stream.tell()
+        stream.seek(max(len(head), size - _DIAGNOSIS_TAIL_BYTES))
+        return head + stream.read()
 
 
 def _classify_open_error(

@@ -13,7 +13,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 _INVISIBLE_RENDER_MODES = frozenset({3, 7})  # FPDF_TEXTRENDERMODE_INVISIBLE, _CLIP
-MAX_SAMPLED_OBJECTS = 256
+MAX_SAMPLED_OBJECTS = 64
 # An image covering this much of the page, drawn after text, hides that text (a scan pasted over
 # an old OCR layer).
 PAGE_COVERING_IMAGE = 0.9

@@ -1,0 +1,45 @@
+"""Writing Parquet shards atomically under deterministic names.
+
+A shard is written to a hidden temporary name and then renamed, so readers (DuckDB globbing
+``**/*.parquet``) never see a half-written file, and a retried task that rewrites the same work
+replaces its shard instead of duplicating rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyarrow import fs
+
+from ops.schema import PAGE_SCHEMA, conform
+
+COMPRESSION = "zstd"
+
+
+def resolve(uri: str) -> tuple[fs.FileSystem, str]:
+    """A pyarrow filesystem and path for a local path or an object-store URI."""
+    if "://" in uri:
+        return fs.FileSystem.from_uri(uri)
+    return fs.LocalFileSystem(), os.path.abspath(uri)
+
+
+def shard_name(prefix: str, keys: Iterable[str]) -> str:
+    """``prefix-<digest>`` where the digest identifies the work the shard holds."""
+    digest = hashlib.sha256("\n".join(keys).encode("utf-8")).hexdigest()[:24]
+    return f"{prefix}-{digest}"
+
+
+def write_shard(table: pa.Table, directory: str, name: str) -> str:
+    """Write ``table`` (conformed to the page schema) as ``directory/name.parquet``."""
+    filesystem, root = resolve(directory)
+    filesystem.create_dir(root, recursive=True)
+    final = f"{root}/{name}.parquet"
+    temporary = f"{root}/.{name}.parquet.tmp"
+    with filesystem.open_output_stream(temporary) as stream:
+        pq.write_table(conform(table, PAGE_SCHEMA), stream, compression=COMPRESSION)
+    filesystem.move(temporary, final)
+    return final

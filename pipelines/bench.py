@@ -1,6 +1,0 @@
-def add_arguments(p):
-    pass
-
-
-def main(a):
-    return 0
