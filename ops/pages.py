@@ -18,7 +18,7 @@ from typing import Any
 import pypdfium2 as pdfium
 
 from ops import errors, image_documents
-from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode_png
+from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode
 from ops.pdf.document import opened_pdf
 from ops.pdf.render import render_page
 from ops.pdf.textlayer import extract_text, inspect_layer
@@ -39,6 +39,7 @@ class ExtractOptions:
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
     password: str | None = field(default=None, repr=False)
     pages_per_unit: int = 16
+    image_format: str = "png"  # how rendered pages travel to the OCR actors: png | jpeg
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +188,7 @@ def _pdf_page(
                 status=STATUS_OK,
             )
         else:
-            rendered = render_page(page, options.dpi, options.max_pixels)
+            rendered = render_page(page, options.dpi, options.max_pixels, options.image_format)
             row.update(
                 {
                     IMAGE_COLUMN: rendered.png,
@@ -232,7 +233,7 @@ def _image_frames(
             {
                 "route": ROUTE_OCR,
                 "route_reason": "image_input",
-                IMAGE_COLUMN: encode_png(frame),
+                IMAGE_COLUMN: encode(frame, options.image_format),
                 "dpi": dpi,
                 "image_width": frame.width,
                 "image_height": frame.height,

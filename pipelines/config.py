@@ -23,6 +23,7 @@ class RunConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     orientation: bool = True
+    image_format: str = "png"
     pages_per_unit: int = 32
     rows_per_call: int = 8  # rows handed to an OCR actor per Ray call
     pool_size: int | None = None  # OCR actors; default: one per CPU core
@@ -52,6 +53,7 @@ class RunConfig:
             routing=RoutingPolicy(mode=RouteMode(self.route), min_score=self.min_text_score),
             password=self.resolved_password(),
             pages_per_unit=self.pages_per_unit,
+            image_format=self.image_format,
         )
 
     def public_dict(self) -> dict[str, Any]:

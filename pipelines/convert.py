@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,49 +60,57 @@ def run(config: RunConfig) -> RunResult:
     run_id = new_run_id()
     started_ray = ensure_ray(config.address, config.num_cpus)
     try:
-        configure_data_context(config)
-        pool = scheduling.plan_pool(backend_cls.resources, cluster_cpus(), config.pool_size)
-        context = RowContext(run_id=run_id, pipeline_version=ops.__version__)
-        started_at = datetime.now(UTC)
-        began = time.perf_counter()
-        dataset = build_dataset(uris, config, extract_options, context, pool)
-        # Text-route and error rows are written by the page tasks themselves (see
-        # stages.extract_batch); what reaches this write is the OCR actors' output.
-        dataset.write_parquet(
-            outputs.pages_dir(config.output),
-            compression="zstd",
-            min_rows_per_file=min(OCR_ROWS_PER_FILE, config.rows_per_file),
-            max_rows_per_file=config.rows_per_file,
-            ray_remote_args=scheduling.write_task_kwargs(),
-        )
-        wall_seconds = time.perf_counter() - began
-        summary = summarise(config.output, run_id, len(uris), wall_seconds)
-        manifest_path = outputs.write_manifest(
-            config.output,
-            run_id,
-            {
-                "run_id": run_id,
-                "started_at": started_at.isoformat(),
-                "finished_at": datetime.now(UTC).isoformat(),
-                "config": config.public_dict(),
-                "versions": outputs.versions(),
-                "cluster": {"cpus": cluster_cpus(), "ocr_pool": pool_description(pool)},
-                **summary.as_dict(),
-            },
-        )
+        with data_context(config):
+            pool = scheduling.plan_pool(backend_cls.resources, cluster_cpus(), config.pool_size)
+            context = RowContext(run_id=run_id, pipeline_version=ops.__version__)
+            started_at = datetime.now(UTC)
+            began = time.perf_counter()
+            dataset = build_dataset(uris, config, extract_options, context, pool)
+            # Text-route and error rows are written by the page tasks themselves (see
+            # stages.extract_batch); what reaches this write is the OCR actors' output.
+            dataset.write_parquet(
+                outputs.pages_dir(config.output),
+                compression="zstd",
+                min_rows_per_file=min(OCR_ROWS_PER_FILE, config.rows_per_file),
+                max_rows_per_file=config.rows_per_file,
+                ray_remote_args=scheduling.write_task_kwargs(),
+            )
+            wall_seconds = time.perf_counter() - began
+            summary = summarise(config.output, run_id, len(uris), wall_seconds)
+            manifest_path = outputs.write_manifest(
+                config.output,
+                run_id,
+                {
+                    "run_id": run_id,
+                    "started_at": started_at.isoformat(),
+                    "finished_at": datetime.now(UTC).isoformat(),
+                    "config": config.public_dict(),
+                    "versions": outputs.versions(),
+                    "cluster": {"cpus": cluster_cpus(), "ocr_pool": pool_description(pool)},
+                    **summary.as_dict(),
+                },
+            )
     finally:
         if started_ray:
             ray.shutdown()
     return RunResult(run_id, summary, manifest_path)
 
 
-def configure_data_context(config: RunConfig) -> None:
-    """Job-wide Ray Data settings. The in-flight cap bounds rendered pages waiting for the model:
-    without it Ray lets page tasks run ahead into a large share of the object store, and memory
-    grows with the size of the input instead of staying flat."""
+@contextmanager
+def data_context(config: RunConfig) -> Iterator[None]:
+    """Job-wide Ray Data settings, restored afterwards so a caller's own context is untouched.
+
+    The in-flight cap bounds rendered pages waiting for the model: without it Ray lets page tasks
+    run ahead into a large share of the object store, and memory grows with the input size.
+    """
     from ray.data import ExecutionResources
 
     context = DataContext.get_current()
+    saved = (
+        context.enable_progress_bars,
+        context.target_max_block_size,
+        context.execution_options.resource_limits,
+    )
     context.enable_progress_bars = config.progress
     # Blocks between stages hold rendered pages: smaller blocks mean an OCR actor holds tens of
     # pages at a time rather than hundreds, and work spreads evenly over the pool.
@@ -108,6 +118,14 @@ def configure_data_context(config: RunConfig) -> None:
     context.execution_options.resource_limits = ExecutionResources.for_limits(
         object_store_memory=config.max_inflight_mb * 1024 * 1024
     )
+    try:
+        yield
+    finally:
+        (
+            context.enable_progress_bars,
+            context.target_max_block_size,
+            context.execution_options.resource_limits,
+        ) = saved
 
 
 def build_dataset(
@@ -140,7 +158,10 @@ def build_dataset(
         },
         **scheduling.page_task_kwargs(),
     )
-    return pages.map_batches(
+    # Blocks of exactly one actor call each, so the last pages spread over the pool instead of
+    # queueing behind one actor. Only OCR-route rows come this far, so this costs little.
+    ocr_pages = pages.repartition(target_num_rows_per_block=config.rows_per_call)
+    return ocr_pages.map_batches(
         OcrActor,
         batch_format="pyarrow",
         batch_size=config.rows_per_call,

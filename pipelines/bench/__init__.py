@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", default=str(REPO_SAMPLES), help="folder with the samples")
     parser.add_argument("--only", action="append", choices=PARTS, help="run only these parts")
     parser.add_argument("--text-pages", type=int, default=5000, help="text-route corpus size")
-    parser.add_argument("--ocr-pages", type=int, default=48, help="OCR-route corpus size")
+    parser.add_argument("--ocr-pages", type=int, default=120, help="OCR-route corpus size")
     parser.add_argument("--memory-pages", default="200,2000", help="page counts of big PDFs")
     parser.add_argument("--backend", default="tesseract", help="OCR engine for part (b)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs for local Ray")
@@ -125,6 +125,14 @@ def _ocr_route(
     same_work = _pipeline(
         work / "ocr-corpus", work / "ocr-out", num_cpus, backend=backend, orientation=False
     )
+    jpeg = _pipeline(
+        work / "ocr-corpus",
+        work / "ocr-out",
+        num_cpus,
+        backend=backend,
+        orientation=False,
+        image_format="jpeg",
+    )
     default = _pipeline(work / "ocr-corpus", work / "ocr-out", num_cpus, backend=backend)
     baseline = baseline_pages / baseline_s
     return {
@@ -133,6 +141,8 @@ def _ocr_route(
         "baseline_pages_per_s": round(baseline, 2),
         "pipeline_pages_per_s": round(same_work.pages_per_second, 2),
         "ratio_vs_baseline": round(same_work.pages_per_second / baseline, 3),
+        "pipeline_jpeg_pages_per_s": round(jpeg.pages_per_second, 2),
+        "ratio_jpeg": round(jpeg.pages_per_second / baseline, 3),
         "pipeline_with_orientation_pages_per_s": round(default.pages_per_second, 2),
         "ratio_with_orientation": round(default.pages_per_second / baseline, 3),
         "routes": same_work.by_route_status,

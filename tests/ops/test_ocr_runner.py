@@ -8,7 +8,7 @@ from PIL import Image
 
 from ops.backends.base import Backend, OcrResult
 from ops.backends.fake import FakeBackend
-from ops.imaging import encode_png
+from ops.imaging import encode
 from ops.ocr import EngineDead, OcrRunner
 from ops.pages import STATUS_PENDING
 from ops.schema import IMAGE_COLUMN, PAGE_SCHEMA, to_table
@@ -23,7 +23,7 @@ def pending_row(index: int, image: Image.Image | None = None) -> dict:
         "page_number": index + 1,
         "route": "ocr",
         "status": STATUS_PENDING,
-        IMAGE_COLUMN: encode_png(image),
+        IMAGE_COLUMN: encode(image),
         "latency_ms": 5.0,
     }
 
