@@ -39,7 +39,7 @@ class ExtractOptions:
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
     password: str | None = field(default=None, repr=False)
     pages_per_unit: int = 16
-    image_format: str = "png"  # how rendered pages travel to the OCR actors: png | jpeg
+    image_format: str = "jpeg"  # how rendered pages travel to the OCR actors: jpeg | png
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +191,7 @@ def _pdf_page(
             rendered = render_page(page, options.dpi, options.max_pixels, options.image_format)
             row.update(
                 {
-                    IMAGE_COLUMN: rendered.png,
+                    IMAGE_COLUMN: rendered.data,
                     "dpi": rendered.dpi,
                     "image_width": rendered.width,
                     "image_height": rendered.height,

@@ -16,7 +16,7 @@ def run(config: RunConfig):
 
 def query(output: str, sql: str):
     """``(columns, rows)`` of ``sql`` over OUTPUT's ``pages`` view."""
-    from pipelines.query import run_query
+    from pipelines.sql import run_query
 
     return run_query(output, sql)
 

@@ -105,8 +105,9 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     routing.add_argument(
         "--image-format",
         choices=IMAGE_FORMATS,
-        default="png",
-        help="how rendered pages travel to OCR: png (lossless) or jpeg (q90, ~5x less CPU)",
+        default="jpeg",
+        help="how rendered pages travel to OCR: jpeg (quality 90; measured: same CER, 1.4x the "
+        "OCR throughput of png) or png (lossless)",
     )
     routing.add_argument(
         "--pages-per-unit",
@@ -241,7 +242,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def render_summary(config: RunConfig, result) -> str:
-    from pipelines.query import format_table
+    from pipelines.sql import format_table
 
     summary = result.summary
     rows = [
@@ -273,7 +274,7 @@ def render_summary(config: RunConfig, result) -> str:
 def _query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from pipelines.query import format_rows, run_query
+    from pipelines.sql import format_rows, run_query
 
     try:
         columns, rows = run_query(args.output, args.sql)

@@ -37,7 +37,8 @@ def resolve_inputs(spec: str) -> list[str]:
     if not uris:
         exts = ", ".join(sorted(DOCUMENT_EXTENSIONS))
         raise NoInputs(f"INPUT {spec!r} matched no documents (looked for {exts})")
-    return uris
+    # Workers run in other directories (and on other machines): local paths must be absolute.
+    return [uri if is_remote(uri) else os.path.abspath(uri) for uri in uris]
 
 
 def _walk(root: Path) -> list[str]:

@@ -139,12 +139,12 @@ def _ocr_route(
         "corpus": f"{len(files)} files, {total} scanned pages at 150 dpi, backend {backend}",
         "cluster_cpus": cpus,
         "baseline_pages_per_s": round(baseline, 2),
-        "pipeline_pages_per_s": round(same_work.pages_per_second, 2),
-        "ratio_vs_baseline": round(same_work.pages_per_second / baseline, 3),
+        "pipeline_png_pages_per_s": round(same_work.pages_per_second, 2),
+        "ratio_png": round(same_work.pages_per_second / baseline, 3),
         "pipeline_jpeg_pages_per_s": round(jpeg.pages_per_second, 2),
         "ratio_jpeg": round(jpeg.pages_per_second / baseline, 3),
-        "pipeline_with_orientation_pages_per_s": round(default.pages_per_second, 2),
-        "ratio_with_orientation": round(default.pages_per_second / baseline, 3),
+        "pipeline_defaults_pages_per_s": round(default.pages_per_second, 2),
+        "ratio_defaults": round(default.pages_per_second / baseline, 3),
         "routes": same_work.by_route_status,
     }
 

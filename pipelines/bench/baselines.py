@@ -11,8 +11,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 
 from ops.backends import create
-from ops.imaging import DEFAULT_MAX_PIXELS, decode
-from ops.pdf.render import render_page
+from ops.imaging import DEFAULT_MAX_PIXELS, capped_scale
 
 
 def text_loop(files: list[Path]) -> tuple[int, float]:
@@ -33,7 +32,8 @@ def text_loop(files: list[Path]) -> tuple[int, float]:
 
 
 def ocr_loop(files: list[Path], backend: str, dpi: int) -> tuple[int, float]:
-    """``(pages, seconds)`` for render-then-OCR, one page at a time, in this process."""
+    """``(pages, seconds)`` for render-then-OCR, one page at a time, in this process, handing the
+    rendered bitmap straight to the engine (no encoding: the hand-written loop needs none)."""
     engine = create(backend)
     engine.load()
     began = time.perf_counter()
@@ -43,7 +43,9 @@ def ocr_loop(files: list[Path], backend: str, dpi: int) -> tuple[int, float]:
             document = pdfium.PdfDocument(path.read_bytes())
             for index in range(len(document)):
                 page = document[index]
-                image = decode(render_page(page, dpi, DEFAULT_MAX_PIXELS).png)
+                width, height = page.get_size()
+                scale = capped_scale(width, height, dpi / 72.0, DEFAULT_MAX_PIXELS)
+                image = page.render(scale=scale, grayscale=True).to_pil()
                 engine.predict_batch([image])
                 page.close()
                 pages += 1

@@ -18,7 +18,7 @@ def test_render_at_requested_dpi():
     rendered = render_page(page, dpi=100, max_pixels=10_000_000)
     assert (rendered.width, rendered.height) == (850, 1100)
     assert rendered.dpi == 100
-    assert Image.open(io.BytesIO(rendered.png)).mode == "L"
+    assert Image.open(io.BytesIO(rendered.data)).mode == "L"
 
 
 @pytest.mark.parametrize(("width", "height"), [(612, 2**31 - 1), (200_000, 200), (14_400, 14_400)])

@@ -39,6 +39,11 @@ def test_single_file(tree):
     assert resolve_inputs(str(tree / "a.pdf")) == [str(tree / "a.pdf")]
 
 
+def test_relative_paths_become_absolute_for_workers(tree, monkeypatch):
+    monkeypatch.chdir(tree)
+    assert resolve_inputs("sub") == [str(tree / "sub" / "b.PDF"), str(tree / "sub" / "c.tif")]
+
+
 def test_nothing_found_says_what_was_looked_for(tmp_path):
     with pytest.raises(NoInputs, match="does not exist"):
         resolve_inputs(str(tmp_path / "missing"))
