@@ -4,28 +4,53 @@ This is everything an OCR actor does, kept free of Ray so it can be tested in a 
 Text-route rows pass through untouched. A page that fails becomes an error row; an engine that
 fails on page after page is treated as dead and raises, so the job stops loudly instead of writing
 thousands of error rows.
+
+Orientation (``auto``, the default) is checked only when the upright read looks wrong: Tesseract
+OSD costs about as much as reading the page, and nearly all pages are upright. Upside-down pages
+read with low confidence or as nonsense, which is what triggers the check.
 """
 
 from __future__ import annotations
 
+import enum
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from PIL import Image
 
 from ops import errors, imaging
-from ops.backends.base import Backend
+from ops.backends.base import Backend, OcrResult
 from ops.orientation import OrientationDetector, upright
 from ops.pages import STATUS_PENDING
 from ops.schema import IMAGE_COLUMN, PAGE_SCHEMA, STATUS_ERROR, STATUS_OK, conform, to_table
+from ops.text_quality import assess
 
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 25
+# An engine result below either bar sends the page to orientation detection (``auto``).
+SUSPECT_CONFIDENCE = 70.0
+SUSPECT_VISIBLE_CHARS = 20
+SUSPECT_TEXT_SCORE = 0.5
+
+
+class Orientation(enum.StrEnum):
+    AUTO = "auto"  # detect when the upright read looks wrong
+    ALWAYS = "always"  # detect on every page before reading it
+    OFF = "off"
 
 
 class EngineDead(RuntimeError):
     """The backend failed on every page of a long run of pages; the cause is chained."""
+
+
+@dataclass(slots=True)
+class _Page:
+    row: dict[str, Any]
+    image: Image.Image
+    seconds: float  # time spent on this page in this actor so far
 
 
 class OcrRunner:
@@ -33,18 +58,18 @@ class OcrRunner:
         self,
         backend: Backend,
         *,
-        detect_orientation: bool = True,
+        orientation: Orientation | str = Orientation.AUTO,
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
     ) -> None:
         self.backend = backend
+        self._orientation = Orientation(orientation)
         self._detector: OrientationDetector | None = None
-        self._detect_orientation = detect_orientation
         self._max_consecutive_failures = max_consecutive_failures
         self._consecutive_failures = 0
 
     def load(self) -> None:
         self.backend.load()
-        if self._detect_orientation:
+        if self._orientation is not Orientation.OFF:
             self._detector = OrientationDetector()
 
     def close(self) -> None:
@@ -60,48 +85,50 @@ class OcrRunner:
             return conform(table, PAGE_SCHEMA)
         done = conform(table.filter(pc.invert(pending)), PAGE_SCHEMA)
         rows = table.filter(pending).to_pylist()
-        finished = to_table(self._recognise(rows), PAGE_SCHEMA)
-        return pa.concat_tables([done, finished])
+        pages = [page for page in map(self._prepare, rows) if page is not None]
+        for page, result in zip(pages, self._read(pages), strict=True):
+            if result is not None:
+                self._finish(page, result)
+        return pa.concat_tables([done, to_table(rows, PAGE_SCHEMA)])
 
-    def _recognise(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        prepared: list[tuple[dict[str, Any], Any, float]] = []
-        for row in rows:
-            row.update(backend=self.backend.name, model=self.backend.model)
-            began = time.perf_counter()
-            try:
-                image = imaging.decode(row.pop(IMAGE_COLUMN))
-                if self._detector is not None:
-                    row["rotation"] = self._detector.detect(image).rotation
-                    image = upright(image, row["rotation"])
-            except Exception as exc:
-                _fail(row, "orientation", exc)
-                continue
-            prepared.append((row, image, time.perf_counter() - began))
-        if prepared:
-            self._run_engine(prepared)
-        return rows
-
-    def _run_engine(self, prepared: list[tuple[dict[str, Any], Any, float]]) -> None:
+    def _prepare(self, row: dict[str, Any]) -> _Page | None:
+        """Decode (and with ``always``, turn upright); a failure makes ``row`` an error row."""
+        row.update(backend=self.backend.name, model=self.backend.model)
         began = time.perf_counter()
         try:
-            results = self.backend.predict_batch([image for _, image, _ in prepared])
-            if len(results) != len(prepared):
+            image = imaging.decode(row.pop(IMAGE_COLUMN))
+            if self._orientation is Orientation.ALWAYS:
+                row["rotation"] = self._detect(image)
+                image = upright(image, row["rotation"])
+        except Exception as exc:
+            _fail(row, "orientation", exc)
+            return None
+        return _Page(row, image, time.perf_counter() - began)
+
+    def _read(self, pages: list[_Page]) -> list[OcrResult | None]:
+        """One result per page (None where the page failed), batch first, then page by page."""
+        if not pages:
+            return []
+        began = time.perf_counter()
+        try:
+            results = self.backend.predict_batch([page.image for page in pages])
+            if len(results) != len(pages):
                 raise errors.OcrFailed(
-                    f"backend returned {len(results)} results for {len(prepared)} pages"
+                    f"backend returned {len(results)} results for {len(pages)} pages"
                 )
         except Exception:
             # Isolate the failing page(s): one page at a time, so the others still come out.
-            for item in prepared:
-                self._run_engine_single(*item)
-            return
-        per_page = (time.perf_counter() - began) / len(prepared)
-        for (row, _image, prep_seconds), result in zip(prepared, results, strict=True):
-            self._succeed(row, result.text, prep_seconds + per_page)
+            return [self._read_one(page) for page in pages]
+        self._consecutive_failures = 0
+        share = (time.perf_counter() - began) / len(pages)
+        for page in pages:
+            page.seconds += share
+        return list(results)
 
-    def _run_engine_single(self, row: dict[str, Any], image: Any, prep_seconds: float) -> None:
+    def _read_one(self, page: _Page) -> OcrResult | None:
         began = time.perf_counter()
         try:
-            (result,) = self.backend.predict_batch([image])
+            (result,) = self.backend.predict_batch([page.image])
         except Exception as exc:
             self._consecutive_failures += 1
             if self._consecutive_failures >= self._max_consecutive_failures:
@@ -109,21 +136,48 @@ class OcrRunner:
                     f"backend {self.backend.name!r} failed on {self._consecutive_failures} "
                     f"pages in a row; last error: {type(exc).__name__}: {exc}"
                 ) from exc
-            _fail(row, "ocr", errors.OcrFailed(f"{type(exc).__name__}: {exc}"))
-            return
-        self._succeed(row, result.text, prep_seconds + time.perf_counter() - began)
-
-    def _succeed(self, row: dict[str, Any], text: str, seconds: float) -> None:
+            _fail(page.row, "ocr", errors.OcrFailed(f"{type(exc).__name__}: {exc}"))
+            return None
         self._consecutive_failures = 0
-        row.update(
+        page.seconds += time.perf_counter() - began
+        return result
+
+    def _finish(self, page: _Page, result: OcrResult) -> None:
+        if self._orientation is Orientation.AUTO and _looks_wrong(result):
+            result = self._retry_upright(page, result)
+        text = result.text
+        page.row.update(
+            rotation=page.row.get("rotation") or 0,
             text=text,
             char_count=len(text),
-            backend=self.backend.name,
-            model=self.backend.model,
             status=STATUS_OK,
-            latency_ms=(row.get("latency_ms") or 0.0) + seconds * 1000.0,
+            latency_ms=(page.row.get("latency_ms") or 0.0) + page.seconds * 1000.0,
             processed_at=datetime.now(UTC),
         )
+
+    def _retry_upright(self, page: _Page, result: OcrResult) -> OcrResult:
+        began = time.perf_counter()
+        try:
+            rotation = self._detect(page.image)
+            if rotation:
+                (turned,) = self.backend.predict_batch([upright(page.image, rotation)])
+                page.row["rotation"] = rotation
+                result = turned
+        except Exception:  # keep the upright read: it is a result, if a doubtful one
+            pass
+        page.seconds += time.perf_counter() - began
+        return result
+
+    def _detect(self, image: Image.Image) -> int:
+        assert self._detector is not None, "load() first"
+        return self._detector.detect(image).rotation
+
+
+def _looks_wrong(result: OcrResult) -> bool:
+    if result.confidence is not None and result.confidence < SUSPECT_CONFIDENCE:
+        return True
+    quality = assess(result.text)
+    return quality.visible_chars < SUSPECT_VISIBLE_CHARS or quality.score < SUSPECT_TEXT_SCORE
 
 
 def _fail(row: dict[str, Any], stage: str, exc: BaseException) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from ops.backends import MissingDependency, names
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, IMAGE_FORMATS
+from ops.ocr import Orientation
 from ops.routing import RouteMode
 from pipelines.config import RunConfig
 
@@ -62,10 +63,11 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         help="backend option, repeatable (tesseract: lang, psm; rapidocr: threads)",
     )
     engine.add_argument(
-        "--no-orientation",
-        dest="orientation",
-        action="store_false",
-        help="skip 0/90/180/270° orientation detection before OCR",
+        "--orientation",
+        choices=[mode.value for mode in Orientation],
+        default="auto",
+        help="0/90/180/270° correction before OCR: auto = detect when the upright read looks "
+        "wrong (low confidence or nonsense), always = detect on every page, off",
     )
     engine.add_argument(
         "--pool-size",

@@ -22,7 +22,7 @@ class RunConfig:
     dpi: int = 150
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
-    orientation: bool = True
+    orientation: str = "auto"  # auto | always | off (see ops.ocr.Orientation)
     image_format: str = "jpeg"
     pages_per_unit: int = 32
     rows_per_call: int = 8  # rows handed to an OCR actor per Ray call

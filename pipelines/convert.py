@@ -168,7 +168,7 @@ def build_dataset(
         fn_constructor_kwargs={
             "backend": config.backend,
             "backend_options": dict(config.backend_options),
-            "detect_orientation": config.orientation,
+            "orientation": config.orientation,
         },
         **pool.map_batches_kwargs(),
     )

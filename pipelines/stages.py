@@ -97,12 +97,8 @@ class OcrActor:
     backend that cannot load still fails the job loudly, on its first page.
     """
 
-    def __init__(
-        self, backend: str, backend_options: dict[str, str], detect_orientation: bool
-    ) -> None:
-        self._runner = OcrRunner(
-            create(backend, backend_options), detect_orientation=detect_orientation
-        )
+    def __init__(self, backend: str, backend_options: dict[str, str], orientation: str) -> None:
+        self._runner = OcrRunner(create(backend, backend_options), orientation=orientation)
         self._loaded = False
 
     def __call__(self, batch: pa.Table) -> pa.Table:

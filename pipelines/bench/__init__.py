@@ -123,14 +123,14 @@ def _ocr_route(
     cpus = _start_ray(num_cpus)
     baseline_pages, baseline_s = ocr_loop(files, backend, dpi=150)
     same_work = _pipeline(
-        work / "ocr-corpus", work / "ocr-out", num_cpus, backend=backend, orientation=False
+        work / "ocr-corpus", work / "ocr-out", num_cpus, backend=backend, orientation="off"
     )
     jpeg = _pipeline(
         work / "ocr-corpus",
         work / "ocr-out",
         num_cpus,
         backend=backend,
-        orientation=False,
+        orientation="off",
         image_format="jpeg",
     )
     default = _pipeline(work / "ocr-corpus", work / "ocr-out", num_cpus, backend=backend)

@@ -61,7 +61,7 @@ class FlakyBackend(Backend):
 
 
 def runner(backend: Backend, **kwargs) -> OcrRunner:
-    instance = OcrRunner(backend, detect_orientation=False, **kwargs)
+    instance = OcrRunner(backend, orientation="off", **kwargs)
     instance.load()
     return instance
 
@@ -104,13 +104,48 @@ def test_undecodable_image_is_an_error_row():
 
 def test_orientation_is_recorded_on_the_row(shared_data):
     scan = Image.open(shared_data / "gt_scanned/tesseract_test/phototest.tif").convert("L")
-    instance = OcrRunner(FakeBackend(), detect_orientation=True)
+    instance = OcrRunner(FakeBackend(), orientation="always")
     instance.load()
     try:
         (out,) = instance.process(to_table([pending_row(0, scan.rotate(180))])).to_pylist()
     finally:
         instance.close()
     assert out["rotation"] == 180
+
+
+@pytest.fixture(scope="module")
+def phototest(shared_data):
+    scan = Image.open(shared_data / "gt_scanned/tesseract_test/phototest.tif").convert("L")
+    truth = (shared_data / "gt_scanned/tesseract_test/phototest.gold.txt").read_text()
+    return scan, truth
+
+
+def test_auto_orientation_rereads_an_upside_down_page(phototest):
+    from ops.backends import create
+    from tests.cer import cer
+
+    scan, truth = phototest
+    instance = OcrRunner(create("tesseract"), orientation="auto")
+    instance.load()
+    try:
+        rows = instance.process(to_table([pending_row(0, scan.rotate(180)), pending_row(1, scan)]))
+    finally:
+        instance.close()
+    flipped, upright_page = sorted(rows.to_pylist(), key=lambda row: row["page_index"])
+    assert flipped["rotation"] == 180 and cer(truth, flipped["text"]) <= 0.02
+    assert upright_page["rotation"] == 0 and cer(truth, upright_page["text"]) <= 0.02
+
+
+def test_auto_orientation_leaves_confident_reads_alone(phototest):
+    # The fake engine is always confident, so the upside-down page is not even checked.
+    scan, _ = phototest
+    instance = OcrRunner(FakeBackend(), orientation="auto")
+    instance.load()
+    try:
+        (row,) = instance.process(to_table([pending_row(0, scan.rotate(180))])).to_pylist()
+    finally:
+        instance.close()
+    assert row["rotation"] == 0
 
 
 def test_batch_without_ocr_rows_is_only_conformed():

@@ -44,7 +44,8 @@ def test_run_prints_a_summary_with_a_query_example(samples, tmp_path, capsys):
             "fake",
             "--route",
             "ocr",
-            "--no-orientation",
+            "--orientation",
+            "off",
         ]
     )
     printed = capsys.readouterr().out
