@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import ray
 from ray.data import DataContext
 
 import ops
 from ops.backends import backend_class
-from ops.pages import RowContext
+from ops.pages import ExtractOptions, RowContext
 from pipelines import outputs, scheduling
 from pipelines.config import RunConfig
 from pipelines.inputs import resolve_inputs
@@ -54,46 +53,43 @@ def run(config: RunConfig) -> RunResult:
     backend_cls = backend_class(config.backend)
     backend_cls.check_dependencies()
     backend_cls(**config.backend_options)  # validates options before any cluster work
-    extract_options = config.extract_options()
     outputs.prepare(config.output, overwrite=config.overwrite)
-
-    run_id = new_run_id()
     started_ray = ensure_ray(config.address, config.num_cpus)
     try:
         with data_context(config):
             pool = scheduling.plan_pool(backend_cls.resources, cluster_cpus(), config.pool_size)
-            context = RowContext(run_id=run_id, pipeline_version=ops.__version__)
-            started_at = datetime.now(UTC)
-            began = time.perf_counter()
-            dataset = build_dataset(uris, config, extract_options, context, pool)
-            # Text-route and error rows are written by the page tasks themselves (see
-            # stages.extract_batch); what reaches this write is the OCR actors' output.
-            dataset.write_parquet(
-                outputs.pages_dir(config.output),
-                compression="zstd",
-                min_rows_per_file=min(OCR_ROWS_PER_FILE, config.rows_per_file),
-                max_rows_per_file=config.rows_per_file,
-                ray_remote_args=scheduling.write_task_kwargs(),
-            )
-            wall_seconds = time.perf_counter() - began
-            summary = summarise(config.output, run_id, len(uris), wall_seconds)
-            manifest_path = outputs.write_manifest(
-                config.output,
-                run_id,
-                {
-                    "run_id": run_id,
-                    "started_at": started_at.isoformat(),
-                    "finished_at": datetime.now(UTC).isoformat(),
-                    "config": config.public_dict(),
-                    "versions": outputs.versions(),
-                    "cluster": {"cpus": cluster_cpus(), "ocr_pool": pool_description(pool)},
-                    **summary.as_dict(),
-                },
-            )
+            return _execute(uris, config, pool)
     finally:
         if started_ray:
             ray.shutdown()
-    return RunResult(run_id, summary, manifest_path)
+
+
+def _execute(uris: list[str], config: RunConfig, pool: scheduling.PoolPlan) -> RunResult:
+    run_id = new_run_id()
+    context = RowContext(run_id=run_id, pipeline_version=ops.__version__)
+    started_at = datetime.now(UTC)
+    began = time.perf_counter()
+    dataset = build_dataset(uris, config, config.extract_options(), context, pool)
+    # Text-route and error rows are written by the page tasks themselves (stages.extract_batch);
+    # what reaches this write is the OCR actors' output.
+    dataset.write_parquet(
+        outputs.pages_dir(config.output),
+        compression="zstd",
+        min_rows_per_file=min(OCR_ROWS_PER_FILE, config.rows_per_file),
+        max_rows_per_file=config.rows_per_file,
+        ray_remote_args=scheduling.write_task_kwargs(),
+    )
+    summary = summarise(config.output, run_id, len(uris), time.perf_counter() - began)
+    manifest = {
+        "run_id": run_id,
+        "started_at": started_at.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "config": config.public_dict(),
+        "versions": outputs.versions(),
+        "cluster": {"cpus": cluster_cpus(), "ocr_pool": pool.describe()},
+        **summary.as_dict(),
+    }
+    return RunResult(run_id, summary, outputs.write_manifest(config.output, run_id, manifest))
 
 
 @contextmanager
@@ -131,7 +127,7 @@ def data_context(config: RunConfig) -> Iterator[None]:
 def build_dataset(
     uris: list[str],
     config: RunConfig,
-    extract_options: Any,
+    extract_options: ExtractOptions,
     context: RowContext,
     pool: scheduling.PoolPlan,
 ) -> ray.data.Dataset:
@@ -172,11 +168,3 @@ def build_dataset(
         },
         **pool.map_batches_kwargs(),
     )
-
-
-def pool_description(pool: scheduling.PoolPlan) -> dict[str, Any]:
-    return {
-        "size": pool.size,
-        "actor_cpus": pool.actor_cpus,
-        "reserved_for_tasks": pool.reserved_for_tasks,
-    }

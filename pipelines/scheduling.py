@@ -33,6 +33,14 @@ class PoolPlan:
     reserved_for_tasks: float
     env: dict[str, str]
 
+    def describe(self) -> dict[str, Any]:
+        """For run manifests."""
+        return {
+            "size": self.size,
+            "actor_cpus": self.actor_cpus,
+            "reserved_for_tasks": self.reserved_for_tasks,
+        }
+
     def map_batches_kwargs(self) -> dict[str, Any]:
         from ray.data import ActorPoolStrategy
 
