@@ -50,19 +50,6 @@ class RowContext:
     pipeline_version: str
 
 
-UNIT_FIELDS = (
-    "source_uri",
-    "doc_id",
-    "source_kind",
-    "page_count",
-    "page_start",
-    "page_stop",
-    "error_type",
-    "error_message",
-    "error_stage",
-)
-
-
 def plan_document(uri: str, options: ExtractOptions) -> list[dict[str, Any]]:
     """Work units for one document, or a single unit carrying the reason it cannot be processed."""
     kind = kind_from_name(uri)

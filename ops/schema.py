@@ -47,7 +47,21 @@ PAGE_SCHEMA = pa.schema(PAGE_FIELDS)
 IMAGE_COLUMN = "image"
 IN_FLIGHT_SCHEMA = PAGE_SCHEMA.append(pa.field(IMAGE_COLUMN, pa.binary()))
 
-COLUMNS: tuple[str, ...] = tuple(PAGE_SCHEMA.names)
+# A work unit: one document's page range, or the reason the document cannot be processed.
+UNIT_SCHEMA = pa.schema(
+    [
+        pa.field("source_uri", pa.string()),
+        pa.field("doc_id", pa.string()),
+        pa.field("source_kind", pa.string()),
+        pa.field("page_count", pa.int32()),
+        pa.field("page_start", pa.int32()),
+        pa.field("page_stop", pa.int32()),
+        pa.field("error_type", pa.string()),
+        pa.field("error_message", pa.string()),
+        pa.field("error_stage", pa.string()),
+    ]
+)
+
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
 ROUTE_TEXT = "text"

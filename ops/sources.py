@@ -33,17 +33,6 @@ def is_remote(uri: str) -> bool:
     return uri.startswith(REMOTE_SCHEMES)
 
 
-def read_bytes(uri: str) -> bytes:
-    """The whole file; remote URIs go through pyarrow's filesystems (credentials from the env)."""
-    if not is_remote(uri):
-        return Path(uri).read_bytes()
-    from pyarrow import fs
-
-    filesystem, path = fs.FileSystem.from_uri(uri)
-    with filesystem.open_input_stream(path) as stream:
-        return stream.read()
-
-
 def open_stream(uri: str) -> BinaryIO:
     """A seekable binary stream; the caller closes it. Nothing is read until asked for."""
     if not is_remote(uri):
@@ -55,17 +44,13 @@ def open_stream(uri: str) -> BinaryIO:
 
 
 def fingerprint(uri: str, chunk_bytes: int = 1 << 20) -> str:
-    """:func:`document_id` of the file, streamed in chunks so big files never sit in memory."""
+    """The document id: sha256 of the bytes, streamed in chunks so big files never sit in memory.
+    The same file gets the same id wherever it lives and whatever its name."""
     digest = hashlib.sha256()
     with open_stream(uri) as stream:
         while chunk := stream.read(chunk_bytes):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def document_id(data: bytes) -> str:
-    """sha256 of the bytes: one id per content, wherever the file lives and whatever its name."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def kind_from_name(uri: str) -> str:

@@ -15,29 +15,13 @@ from ops.backends import create
 from ops.ocr import OcrRunner
 from ops.pages import (
     STATUS_PENDING,
-    UNIT_FIELDS,
     ExtractOptions,
     RowContext,
     extract_unit,
     plan_document,
 )
-from ops.schema import IMAGE_COLUMN, to_table
+from ops.schema import IMAGE_COLUMN, UNIT_SCHEMA, to_table
 from ops.shards import shard_name, write_shard
-
-UNIT_SCHEMA = pa.schema(
-    [
-        pa.field("source_uri", pa.string()),
-        pa.field("doc_id", pa.string()),
-        pa.field("source_kind", pa.string()),
-        pa.field("page_count", pa.int32()),
-        pa.field("page_start", pa.int32()),
-        pa.field("page_stop", pa.int32()),
-        pa.field("error_type", pa.string()),
-        pa.field("error_message", pa.string()),
-        pa.field("error_stage", pa.string()),
-    ]
-)
-assert tuple(UNIT_SCHEMA.names) == UNIT_FIELDS
 
 # OCR-route output of the page stage is cut at whichever comes first, so that a unit of large
 # rendered pages never sits in one oversized table.

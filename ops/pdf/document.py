@@ -131,9 +131,3 @@ def _classify_open_error(
 
 def _has_pages(body: bytes) -> bool:
     return re.search(rb"/Type\s*/Page\b", body) is not None
-
-
-def page_size_pt(page: pdfium.PdfPage) -> tuple[float, float]:
-    """Width and height in points as displayed (after the page's /Rotate)."""
-    width, height = page.get_size()
-    return float(width), float(height)
