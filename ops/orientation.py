@@ -12,6 +12,7 @@ from typing import Any
 from PIL import Image
 
 from ops.imaging import fit_within
+from ops.tesseract_input import set_image
 
 OSD_MAX_PIXELS = 1_500_000
 MIN_CONFIDENCE = 2.0  # Tesseract's orient_conf; below this the page keeps its orientation
@@ -42,7 +43,7 @@ class OrientationDetector:
         self._min_confidence = min_confidence
 
     def detect(self, image: Image.Image) -> Orientation:
-        self._api.SetImage(fit_within(image, OSD_MAX_PIXELS))
+        set_image(self._api, fit_within(image, OSD_MAX_PIXELS))
         try:
             result = self._api.DetectOrientationScript()
         except RuntimeError:

@@ -9,6 +9,7 @@ from PIL import Image
 
 from ops.backends.base import Backend, OcrResult, Resources
 from ops.backends.registry import register
+from ops.tesseract_input import set_image
 
 
 @register
@@ -42,7 +43,7 @@ class TesseractBackend(Backend):
     def predict_batch(self, images: Sequence[Image.Image]) -> list[OcrResult]:
         results = []
         for image in images:
-            self._api.SetImage(image)
+            set_image(self._api, image)
             text = self._api.GetUTF8Text()
             results.append(OcrResult(text.strip(), float(self._api.MeanTextConf())))
         return results
