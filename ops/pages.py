@@ -39,7 +39,7 @@ class ExtractOptions:
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
     password: str | None = field(default=None, repr=False)
     pages_per_unit: int = 16
-    image_format: str = "jpeg"  # how rendered pages travel to the OCR actors: jpeg | png
+    image_format: str = "png"  # how rendered pages travel to the OCR actors: png | jpeg
 
 
 @dataclass(frozen=True, slots=True)

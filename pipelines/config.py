@@ -23,7 +23,7 @@ class RunConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     orientation: str = "auto"  # auto | always | off (see ops.ocr.Orientation)
-    image_format: str = "jpeg"
+    image_format: str = "png"
     pages_per_unit: int = 32
     rows_per_call: int = 8  # rows handed to an OCR actor per Ray call
     pool_size: int | None = None  # OCR actors; default: one per CPU core

@@ -10,7 +10,7 @@ from ops.imaging import EncodedPage, capped_scale, encode
 
 
 def render_page(
-    page: pdfium.PdfPage, dpi: int, max_pixels: int, image_format: str = "jpeg"
+    page: pdfium.PdfPage, dpi: int, max_pixels: int, image_format: str = "png"
 ) -> EncodedPage:
     width_pt, height_pt = page.get_size()
     scale = capped_scale(width_pt, height_pt, dpi / 72.0, max_pixels)

@@ -44,13 +44,13 @@ def test_mixed_document_routes_each_page(tmp_path, samples):
     text_row, ocr_row, _ = rows
     assert text_row["status"] == "ok" and text_row["text"].startswith("Routing pages")
     assert IMAGE_COLUMN not in text_row
-    assert ocr_row["status"] == STATUS_PENDING and ocr_row[IMAGE_COLUMN].startswith(b"\xff\xd8")
+    assert ocr_row["status"] == STATUS_PENDING and ocr_row[IMAGE_COLUMN].startswith(b"\x89PNG")
     assert ocr_row["dpi"] == 150 and ocr_row["image_width"] == 1275
 
 
-def test_png_transport_is_available(samples):
-    rows = rows_for(samples / "docs" / "mixed.pdf", ExtractOptions(image_format="png"))
-    assert rows[1][IMAGE_COLUMN].startswith(b"\x89PNG")
+def test_jpeg_transport_is_available(samples):
+    rows = rows_for(samples / "docs" / "mixed.pdf", ExtractOptions(image_format="jpeg"))
+    assert rows[1][IMAGE_COLUMN].startswith(b"\xff\xd8")
 
 
 def test_unopenable_document_becomes_one_error_row(shared_data):
