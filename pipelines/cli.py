@@ -106,10 +106,11 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     )
     routing.add_argument(
         "--image-format",
-        choices=IMAGE_FORMATS,
-        default="png",
+        choices=("auto", *IMAGE_FORMATS),
+        default="auto",
         help="how rendered pages travel to OCR: png (lossless) or jpeg (quality 90: less CPU, "
-        "same CER with tesseract, worse with rapidocr)",
+        "same CER with tesseract, worse with rapidocr); auto picks per backend: jpeg for "
+        "tesseract, png otherwise (default: %(default)s)",
     )
     routing.add_argument(
         "--pages-per-unit",

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ops.backends import backend_class
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS
 from ops.pages import ExtractOptions
 from ops.routing import RouteMode, RoutingPolicy
@@ -23,7 +24,7 @@ class RunConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     orientation: str = "auto"  # auto | always | off (see ops.ocr.Orientation)
-    image_format: str = "png"
+    image_format: str = "auto"  # auto (the backend's choice) | png | jpeg
     pages_per_unit: int = 32
     rows_per_call: int = 8  # rows handed to an OCR actor per Ray call
     pool_size: int | None = None  # OCR actors; default: one per CPU core
@@ -53,12 +54,18 @@ class RunConfig:
             routing=RoutingPolicy(mode=RouteMode(self.route), min_score=self.min_text_score),
             password=self.resolved_password(),
             pages_per_unit=self.pages_per_unit,
-            image_format=self.image_format,
+            image_format=self.resolved_image_format(),
         )
+
+    def resolved_image_format(self) -> str:
+        if self.image_format != "auto":
+            return self.image_format
+        return backend_class(self.backend).page_image_format
 
     def public_dict(self) -> dict[str, Any]:
         """The config as recorded in manifests: secrets never appear, only whether one was set."""
         data = asdict(self)
         data["password"] = "<set>" if self.password is not None else None
         data["route"] = str(self.route)
+        data["image_format"] = self.resolved_image_format()
         return data

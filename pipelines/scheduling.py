@@ -44,11 +44,14 @@ class PoolPlan:
     def map_batches_kwargs(self) -> dict[str, Any]:
         from ray.data import ActorPoolStrategy
 
+        # One engine to start with; Ray adds the rest as soon as OCR batches queue up. A corpus of
+        # born-digital PDFs thus never pays for engines it does not use (each idle actor is a
+        # process to start and a CPU share the page tasks cannot have).
         kwargs: dict[str, Any] = {
             "compute": ActorPoolStrategy(
                 min_size=1,
                 max_size=self.size,
-                initial_size=self.size,
+                initial_size=1,
                 max_tasks_in_flight_per_actor=TASKS_IN_FLIGHT_PER_ACTOR,
             ),
             "num_cpus": self.actor_cpus,

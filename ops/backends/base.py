@@ -41,6 +41,9 @@ class Backend(abc.ABC):
     extra: ClassVar[str | None] = None  # pip extra that installs ``requires``
     resources: ClassVar[Resources] = Resources()
     option_defaults: ClassVar[Mapping[str, Any]] = {}
+    # How rendered pages travel to this engine when the user does not say (``--image-format
+    # auto``): lossless unless the engine has been measured to read JPEG pages just as well.
+    page_image_format: ClassVar[str] = "png"
 
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.option_defaults))

@@ -20,6 +20,9 @@ class TesseractBackend(Backend):
     # a machine; scaling by actors is faster (engines.md).
     resources = Resources(cpus=1.0, env={"OMP_THREAD_LIMIT": "1"})
     option_defaults: ClassVar[dict[str, Any]] = {"lang": "eng", "psm": 3}
+    # Same CER from JPEG (quality 90) as from PNG on real scans (tests/ops/test_transport.py), for
+    # a fifth of the encoding CPU: ~30 ms less per page on a ~140 ms page.
+    page_image_format = "jpeg"
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

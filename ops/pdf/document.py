@@ -33,6 +33,8 @@ _EMPTY_PAGE_TREE = re.compile(
 )
 
 
+# Files up to this size are parsed from memory; larger ones are read by pdfium piece by piece.
+WHOLE_FILE_BYTES = 16 << 20
 # On a failed open, this much of the file's start (and its last bytes) is read to explain why.
 _DIAGNOSIS_HEAD_BYTES = 4 << 20
 _DIAGNOSIS_TAIL_BYTES = 64 << 10
@@ -64,13 +66,15 @@ def open_pdf(data: bytes, password: str | None = None) -> pdfium.PdfDocument:
 
 @contextmanager
 def opened_pdf(uri: str, password: str | None = None) -> Iterator[pdfium.PdfDocument]:
-    """Open a PDF by URI without reading it whole: pdfium reads the parts it needs, so a 10,000-page
-    file costs the memory of the pages being processed, not of the file."""
+    """Open a PDF by URI. A small file is read whole (pdfium parses from memory ~5 % faster than
+    through file reads, and a remote file then costs one request); a large one is not: pdfium reads
+    the parts it needs, so a 10,000-page file costs the memory of the pages being processed."""
     with open_stream(uri) as stream:
         head = stream.read(PDF_HEADER_SEARCH_BYTES)
         offset = header_offset(head)
-        if offset:  # junk before the header (rare): pdfium needs the header first, so copy
-            body = head[offset:] + stream.read()
+        if offset or _size(stream) <= WHOLE_FILE_BYTES:  # junk before %PDF- needs a copy anyway
+            stream.seek(len(head))
+            body = (head + stream.read())[offset:]
             document = _load(body, password, lambda: body)
         else:
             stream.seek(0)
@@ -80,6 +84,11 @@ def opened_pdf(uri: str, password: str | None = None) -> Iterator[pdfium.PdfDocu
             yield document
         finally:
             document.close()
+
+
+def _size(stream: Any) -> int:
+    stream.seek(0, 2)
+    return int(stream.tell())
 
 
 def _load(source: Any, password: str | None, body: Callable[[], bytes]) -> pdfium.PdfDocument:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ops import errors
-from ops.pdf.document import open_pdf
+from ops.pdf import document as pdf_document
+from ops.pdf.document import open_pdf, opened_pdf
 from ops.pdf.synth import text_pdf
+from ops.pdf.textlayer import extract_text
 
 EXPECTED_OPEN_ERRORS = {
     "malformed/zero_byte/empty.pdf": errors.EmptyFile,
@@ -68,3 +70,35 @@ def test_non_pdf_bytes_without_known_magic():
 
 def test_generated_pdf_opens():
     assert len(open_pdf(text_pdf([["Title", "one line"], ["Second", "page"]]))) == 2
+
+
+@pytest.fixture(params=["whole", "streamed"])
+def read_mode(request, monkeypatch):
+    """Small files are parsed from memory, big ones piece by piece: both must behave alike."""
+    if request.param == "streamed":
+        monkeypatch.setattr(pdf_document, "WHOLE_FILE_BYTES", 0)
+    return request.param
+
+
+def test_opened_pdf_reads_pages_either_way(shared_data, read_mode):
+    with opened_pdf(str(shared_data / "malformed/encrypted/password-example.pdf"), "test") as doc:
+        assert len(doc) == 4
+        assert extract_text(doc[0]).strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("malformed/derived/zero-pages.pdf", errors.ZeroPages),
+        ("malformed/derived/tracemonkey.truncated-50pct.pdf", errors.CorruptPdf),
+        ("malformed/encrypted/r2-user-password.pdf", errors.EncryptedPdf),
+    ],
+)
+def test_opened_pdf_names_failures_either_way(shared_data, read_mode, name, expected):
+    with pytest.raises(expected), opened_pdf(str(shared_data / name)):
+        pass
+
+
+def test_opened_pdf_skips_junk_before_the_header_either_way(shared_data, read_mode):
+    with opened_pdf(str(shared_data / "malformed/derived/junk-prefix-2kB.pdf")) as document:
+        assert len(document) == 1

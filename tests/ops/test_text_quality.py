@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from ops import text_quality
 from ops.text_quality import assess
 
 ENGLISH = (
@@ -68,3 +69,23 @@ def test_empty_text():
     quality = assess("  \n\t ")
     assert quality.score == 0.0
     assert quality.visible_chars == 0
+
+
+@pytest.mark.parametrize(
+    "visible",
+    [
+        "".join(ENGLISH.split()),
+        "snake_case__and--dashes!!#",
+        "ctrl\x01\x02\x07chars\x7fand_digits0123",
+        "".join(chr(code) for code in range(33, 127)),
+    ],
+)
+def test_ascii_fast_path_counts_like_the_unicode_regexes(visible):
+    """The byte-level path must agree with the general one it short-cuts."""
+    assert visible.isascii()
+    general = (
+        len(text_quality._NOT_ALNUM.sub("", visible)),
+        len(text_quality._BAD_CHARS.findall(visible)),
+        len(text_quality._MOJIBAKE.findall(visible)),
+    )
+    assert text_quality._character_counts(visible, visible) == general

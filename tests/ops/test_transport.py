@@ -1,6 +1,6 @@
-"""The opt-in JPEG page transport must not cost Tesseract accuracy: real scans, rendered at the
-pipeline's dpi, read through each transport with the same engine. (RapidOCR does lose accuracy
-on JPEG, which is why PNG is the default.)"""
+"""JPEG is Tesseract's default page transport, so it must not cost Tesseract accuracy: real scans,
+rendered at the pipeline's dpi, read through each transport with the same engine. (RapidOCR does
+lose accuracy on JPEG, which is why it keeps PNG.)"""
 
 from __future__ import annotations
 
