@@ -30,7 +30,11 @@ from pipelines.summary import RunSummary, summarise
 
 # Documents per planning call: small, so that big and small files spread over tasks.
 DOCS_PER_PLAN_CALL = 32
-UNITS_PER_PAGE_TASK = 16
+# Work units per page task: many for a corpus of many (mostly small) documents, so that task
+# overheads stay small; few for a handful of documents, whose units are full page ranges, so that
+# one big PDF still spreads over every core instead of sitting in one task.
+MAX_UNITS_PER_PAGE_TASK = 16
+MIN_UNITS_PER_PAGE_TASK = 2
 BLOCK_BYTES = 16 * 1024 * 1024
 # OCR rows arrive a few at a time; gather this many per Parquet file rather than one file per batch.
 OCR_ROWS_PER_FILE = 2000
@@ -138,6 +142,7 @@ def build_dataset(
     context: RowContext,
     pool: scheduling.PoolPlan,
 ) -> ray.data.Dataset:
+    units_per_task = units_per_page_task(len(uris))
     documents = ray.data.from_items(
         [{"source_uri": uri} for uri in uris],
         override_num_blocks=max(1, min(len(uris), 1 + len(uris) // DOCS_PER_PLAN_CALL)),
@@ -148,11 +153,11 @@ def build_dataset(
         batch_size=DOCS_PER_PLAN_CALL,
         fn_kwargs={"options": extract_options},
         **scheduling.page_task_kwargs(),
-    ).repartition(target_num_rows_per_block=UNITS_PER_PAGE_TASK)
+    ).repartition(target_num_rows_per_block=units_per_task)
     pages = units.map_batches(
         extract_batch,
         batch_format="pyarrow",
-        batch_size=UNITS_PER_PAGE_TASK,
+        batch_size=units_per_task,
         fn_kwargs={
             "options": extract_options,
             "context": context,
@@ -175,3 +180,7 @@ def build_dataset(
         },
         **pool.map_batches_kwargs(),
     )
+
+
+def units_per_page_task(documents: int) -> int:
+    return max(MIN_UNITS_PER_PAGE_TASK, min(MAX_UNITS_PER_PAGE_TASK, documents))
