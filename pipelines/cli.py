@@ -73,7 +73,8 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         "--pool-size",
         type=int,
         default=None,
-        help="OCR actors (default: one per CPU in the cluster)",
+        help="most OCR actors (default: one per CPU in the cluster; the pool starts with one "
+        "and grows as OCR work queues up)",
     )
     engine.add_argument(
         "--rows-per-call", type=int, default=8, help="page rows given to an OCR actor per call"
