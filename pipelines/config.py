@@ -27,7 +27,7 @@ class RunConfig:
     image_format: str = "auto"  # auto (the backend's choice) | png | jpeg
     pages_per_unit: int = 32
     rows_per_call: int = 8  # rows handed to an OCR actor per Ray call
-    pool_size: int | None = None  # OCR actors; default: one per CPU core
+    pool_size: int | None = None  # most OCR actors; default: one per CPU core (starts with one)
     rows_per_file: int = 50_000
     max_inflight_mb: int = 512  # object-store memory for pages between stages, per job
     password: str | None = field(default=None, repr=False)
