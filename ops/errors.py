@@ -63,6 +63,12 @@ class OcrFailed(PageError):
     error_type = "ocr_failed"
 
 
+class PageTooBigForEngine(PageError):
+    """The engine ran out of memory on this page alone, in a batch of one."""
+
+    error_type = "out_of_memory"
+
+
 def describe(exc: BaseException) -> tuple[str, str]:
     """``(error_type, message)`` for any exception, keeping unexpected ones distinguishable."""
     if isinstance(exc, PageError):

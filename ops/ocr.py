@@ -1,9 +1,10 @@
 """Finishing OCR-route rows: decode the page image, make it upright, run the backend, fill the row.
 
 This is everything an OCR actor does, kept free of Ray so it can be tested in a plain process.
-Text-route rows pass through untouched. A page that fails becomes an error row; an engine that
-fails on page after page is treated as dead and raises, so the job stops loudly instead of writing
-thousands of error rows.
+Text-route rows pass through untouched. Pages are read in forward batches whose size adapts
+(:mod:`ops.batching`): an out-of-memory error splits the batch and retries the same pages. A page
+that fails becomes an error row; an engine that fails on page after page is treated as dead and
+raises, so the job stops loudly instead of writing thousands of error rows.
 
 Orientation (``auto``, the default) is checked only when the upright read looks wrong: Tesseract
 OSD costs about as much as reading the page, and nearly all pages are upright. Upside-down pages
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +26,7 @@ from PIL import Image
 
 from ops import errors, imaging
 from ops.backends.base import Backend, OcrResult
+from ops.batching import AdaptiveBatcher, BatchPolicy, is_out_of_memory
 from ops.orientation import OrientationDetector, upright
 from ops.pages import STATUS_PENDING
 from ops.schema import IMAGE_COLUMN, PAGE_SCHEMA, STATUS_ERROR, STATUS_OK, conform, to_table
@@ -60,8 +63,10 @@ class OcrRunner:
         *,
         orientation: Orientation | str = Orientation.AUTO,
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+        batch_policy: BatchPolicy | None = None,
     ) -> None:
         self.backend = backend
+        self.batcher = AdaptiveBatcher(batch_policy or backend.batch_policy)
         self._orientation = Orientation(orientation)
         self._detector: OrientationDetector | None = None
         self._max_consecutive_failures = max_consecutive_failures
@@ -106,9 +111,26 @@ class OcrRunner:
         return _Page(row, image, time.perf_counter() - began)
 
     def _read(self, pages: list[_Page]) -> list[OcrResult | None]:
-        """One result per page (None where the page failed), batch first, then page by page."""
-        if not pages:
-            return []
+        """One result per page (None where the page failed), in adaptive forward batches."""
+        outcomes = self.batcher.run(pages, self._forward, cost=_pixels)
+        results: list[OcrResult | None] = []
+        for page, outcome in zip(pages, outcomes, strict=True):
+            page.row["batch_size"] = outcome.batch_size
+            if outcome.error is not None:
+                self._count_failure(outcome.error)
+                _fail(
+                    page.row,
+                    "ocr",
+                    errors.PageTooBigForEngine(
+                        f"the engine ran out of memory on this page: {outcome.error}"
+                    ),
+                )
+            results.append(outcome.result)
+        return results
+
+    def _forward(self, pages: Sequence[_Page]) -> list[OcrResult | None]:
+        """One engine call; a failure other than out-of-memory is isolated page by page, so the
+        other pages of the batch still come out."""
         began = time.perf_counter()
         try:
             results = self.backend.predict_batch([page.image for page in pages])
@@ -116,13 +138,13 @@ class OcrRunner:
                 raise errors.OcrFailed(
                     f"backend returned {len(results)} results for {len(pages)} pages"
                 )
-        except Exception:
-            # Isolate the failing page(s): one page at a time, so the others still come out.
+        except Exception as exc:
+            _charge(pages, time.perf_counter() - began)
+            if is_out_of_memory(exc):
+                raise  # the batcher splits the batch and retries the same pages
             return [self._read_one(page) for page in pages]
+        _charge(pages, time.perf_counter() - began)
         self._consecutive_failures = 0
-        share = (time.perf_counter() - began) / len(pages)
-        for page in pages:
-            page.seconds += share
         return list(results)
 
     def _read_one(self, page: _Page) -> OcrResult | None:
@@ -130,17 +152,26 @@ class OcrRunner:
         try:
             (result,) = self.backend.predict_batch([page.image])
         except Exception as exc:
-            self._consecutive_failures += 1
-            if self._consecutive_failures >= self._max_consecutive_failures:
-                raise EngineDead(
-                    f"backend {self.backend.name!r} failed on {self._consecutive_failures} "
-                    f"pages in a row; last error: {type(exc).__name__}: {exc}"
-                ) from exc
-            _fail(page.row, "ocr", errors.OcrFailed(f"{type(exc).__name__}: {exc}"))
+            self._count_failure(exc)
+            failure = (
+                errors.PageTooBigForEngine(f"the engine ran out of memory on this page: {exc}")
+                if is_out_of_memory(exc)
+                else errors.OcrFailed(f"{type(exc).__name__}: {exc}")
+            )
+            _fail(page.row, "ocr", failure)
             return None
+        finally:
+            page.seconds += time.perf_counter() - began
         self._consecutive_failures = 0
-        page.seconds += time.perf_counter() - began
         return result
+
+    def _count_failure(self, exc: BaseException) -> None:
+        self._consecutive_failures += 1
+        if self._consecutive_failures >= self._max_consecutive_failures:
+            raise EngineDead(
+                f"backend {self.backend.name!r} failed on {self._consecutive_failures} "
+                f"pages in a row; last error: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def _finish(self, page: _Page, result: OcrResult) -> None:
         if self._orientation is Orientation.AUTO and _looks_wrong(result):
@@ -171,6 +202,16 @@ class OcrRunner:
     def _detect(self, image: Image.Image) -> int:
         assert self._detector is not None, "load() first"
         return self._detector.detect(image).rotation
+
+
+def _charge(pages: Sequence[_Page], seconds: float) -> None:
+    """Share one engine call's time among the pages it read."""
+    for page in pages:
+        page.seconds += seconds / len(pages)
+
+
+def _pixels(page: _Page) -> float:
+    return float(page.image.width * page.image.height)
 
 
 def _looks_wrong(result: OcrResult) -> bool:

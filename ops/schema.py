@@ -32,6 +32,7 @@ PAGE_FIELDS: list[pa.Field] = [
     pa.field("page_height_pt", pa.float32()),
     pa.field("rotation", pa.int32()),  # degrees clockwise applied to the image before OCR
     pa.field("latency_ms", pa.float32()),
+    pa.field("batch_size", pa.int32()),  # pages in the engine call that read this page
     pa.field("status", pa.string()),  # ok | error
     pa.field("error_type", pa.string()),
     pa.field("error_message", pa.string()),

@@ -79,6 +79,20 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     engine.add_argument(
         "--rows-per-call", type=int, default=8, help="page rows given to an OCR actor per call"
     )
+    engine.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="pages per engine call to start with (the forward batch; at most --rows-per-call). "
+        "It adapts while running: halved and retried on out-of-memory, grown while pages get "
+        "faster (default: the backend's, capped by --rows-per-call)",
+    )
+    engine.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=None,
+        help="most pages per engine call (default: --rows-per-call)",
+    )
     routing = run.add_argument_group("routing and rendering")
     routing.add_argument(
         "--route",
@@ -224,6 +238,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             pages_per_unit=args.pages_per_unit,
             image_format=args.image_format,
             rows_per_call=args.rows_per_call,
+            batch_size=args.batch_size,
+            max_batch_size=args.max_batch_size,
             pool_size=args.pool_size,
             rows_per_file=args.rows_per_file,
             max_inflight_mb=args.max_inflight_mb,

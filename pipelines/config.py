@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ops.backends import backend_class
+from ops.batching import BatchPolicy
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS
 from ops.pages import ExtractOptions
 from ops.routing import RouteMode, RoutingPolicy
@@ -27,6 +28,8 @@ class RunConfig:
     image_format: str = "auto"  # auto (the backend's choice) | png | jpeg
     pages_per_unit: int = 32
     rows_per_call: int = 8  # rows handed to an OCR actor per Ray call
+    batch_size: int | None = None  # first forward batch (pages per engine call); adapts
+    max_batch_size: int | None = None  # most pages per engine call (default: rows_per_call)
     pool_size: int | None = None  # most OCR actors; default: one per CPU core (starts with one)
     rows_per_file: int = 50_000
     max_inflight_mb: int = 512  # object-store memory for pages between stages, per job
@@ -56,6 +59,20 @@ class RunConfig:
             pages_per_unit=self.pages_per_unit,
             image_format=self.resolved_image_format(),
         )
+
+    def batch_policy(self) -> BatchPolicy:
+        """The backend's forward-batch policy with the user's sizes; a forward batch cannot hold
+        more pages than one Ray call brings, so ``rows_per_call`` bounds it."""
+        default = backend_class(self.backend).batch_policy
+        if self.batch_size is not None and self.batch_size > self.rows_per_call:
+            raise ValueError(
+                f"--batch-size ({self.batch_size}) cannot exceed --rows-per-call "
+                f"({self.rows_per_call}): raise --rows-per-call as well"
+            )
+        maximum = self.rows_per_call if self.max_batch_size is None else self.max_batch_size
+        maximum = min(maximum, self.rows_per_call)
+        initial = min(default.initial, maximum) if self.batch_size is None else self.batch_size
+        return replace(default, initial=initial, maximum=max(initial, maximum))
 
     def resolved_image_format(self) -> str:
         if self.image_format != "auto":

@@ -57,6 +57,7 @@ def run(config: RunConfig) -> RunResult:
     backend_cls = backend_class(config.backend)
     backend_cls.check_dependencies()
     backend_cls(**config.backend_options)  # validates options before any cluster work
+    config.batch_policy()  # and batch sizes
     outputs.prepare(config.output, overwrite=config.overwrite)
     started_ray = ensure_ray(config.address, config.num_cpus)
     try:
@@ -177,6 +178,7 @@ def build_dataset(
             "backend": config.backend,
             "backend_options": dict(config.backend_options),
             "orientation": config.orientation,
+            "batch_policy": config.batch_policy(),
         },
         **pool.map_batches_kwargs(),
     )

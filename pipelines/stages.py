@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from ops.backends import create
+from ops.batching import BatchPolicy
 from ops.ocr import OcrRunner
 from ops.pages import (
     STATUS_PENDING,
@@ -81,8 +82,16 @@ class OcrActor:
     backend that cannot load still fails the job loudly, on its first page.
     """
 
-    def __init__(self, backend: str, backend_options: dict[str, str], orientation: str) -> None:
-        self._runner = OcrRunner(create(backend, backend_options), orientation=orientation)
+    def __init__(
+        self,
+        backend: str,
+        backend_options: dict[str, str],
+        orientation: str,
+        batch_policy: BatchPolicy,
+    ) -> None:
+        self._runner = OcrRunner(
+            create(backend, backend_options), orientation=orientation, batch_policy=batch_policy
+        )
         self._loaded = False
 
     def __call__(self, batch: pa.Table) -> pa.Table:

@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
+from ops.batching import BatchPolicy
+
 
 @dataclass(frozen=True, slots=True)
 class Resources:
@@ -44,6 +46,9 @@ class Backend(abc.ABC):
     # How rendered pages travel to this engine when the user does not say (``--image-format
     # auto``): lossless unless the engine has been measured to read JPEG pages just as well.
     page_image_format: ClassVar[str] = "png"
+    # The forward batch: pages per engine call, adapted at run time (ops.batching). Engines that
+    # read one page at a time gain nothing from bigger batches and settle at the initial size.
+    batch_policy: ClassVar[BatchPolicy] = BatchPolicy()
 
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.option_defaults))

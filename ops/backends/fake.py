@@ -2,7 +2,8 @@
 notebooks, and for tests of everything around the engine call.
 
 Its text is a function of the page pixels, so identical pages give identical text and a changed
-page changes it; ``delay_ms`` simulates a slow model.
+page changes it; ``delay_ms`` simulates a slow model and ``oom_above`` a model that runs out of
+memory on batches of more than that many pages.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from PIL import Image
 
 from ops.backends.base import Backend, OcrResult, Resources
 from ops.backends.registry import register
+from ops.batching import OutOfMemory
 
 
 @register
 class FakeBackend(Backend):
     name = "fake"
     resources = Resources(cpus=1.0)
-    option_defaults: ClassVar[dict[str, Any]] = {"delay_ms": 0.0}
+    option_defaults: ClassVar[dict[str, Any]] = {"delay_ms": 0.0, "oom_above": 0}
 
     @property
     def model(self) -> str:
@@ -32,6 +34,9 @@ class FakeBackend(Backend):
         """Nothing to load."""
 
     def predict_batch(self, images: Sequence[Image.Image]) -> list[OcrResult]:
+        limit = int(self.options["oom_above"])
+        if limit and len(images) > limit:
+            raise OutOfMemory(f"fake engine: a batch of {len(images)} pages exceeds {limit}")
         results = []
         for image in images:
             if self.options["delay_ms"]:

@@ -8,6 +8,7 @@ from PIL import Image
 
 from ops.backends.base import Backend, OcrResult
 from ops.backends.fake import FakeBackend
+from ops.batching import BatchPolicy
 from ops.imaging import encode
 from ops.ocr import EngineDead, OcrRunner
 from ops.pages import STATUS_PENDING
@@ -154,3 +155,29 @@ def test_batch_without_ocr_rows_is_only_conformed():
     assert out.num_rows == 2 and out.schema == PAGE_SCHEMA
     assert IMAGE_COLUMN not in out.column_names
     assert isinstance(out, pa.Table)
+
+
+def test_out_of_memory_batches_are_split_and_every_page_read_once():
+    table = to_table([pending_row(i) for i in range(8)])
+    instance = runner(FakeBackend(oom_above=3), batch_policy=BatchPolicy(initial=8, maximum=8))
+    rows = sorted(instance.process(table).to_pylist(), key=lambda row: row["page_index"])
+    assert [row["page_index"] for row in rows] == list(range(8))
+    assert {row["status"] for row in rows} == {"ok"}
+    assert all(1 <= row["batch_size"] <= 3 for row in rows)
+    assert [change.reason for change in instance.batcher.trajectory][:2] == ["start", "oom"]
+
+
+def test_a_page_too_big_for_the_engine_alone_is_an_out_of_memory_error_row():
+    class PickyBackend(FakeBackend):
+        name = "picky-test"
+
+        def predict_batch(self, images):
+            if any(image.width > 100 for image in images):
+                raise MemoryError("cannot allocate")
+            return super().predict_batch(images)
+
+    big = Image.new("L", (400, 32), 255)
+    table = to_table([pending_row(0), pending_row(1, big), pending_row(2)])
+    rows = {row["page_index"]: row for row in runner(PickyBackend()).process(table).to_pylist()}
+    assert [rows[i]["status"] for i in range(3)] == ["ok", "error", "ok"]
+    assert rows[1]["error_type"] == "out_of_memory" and rows[1]["batch_size"] == 1

@@ -94,6 +94,8 @@ def test_query_errors_are_clear(converted, tmp_path, capsys):
         (["run", "/no/such/folder", "OUT"], "does not exist"),
         (["run", "SAMPLE", "OUT", "--backend-option", "nonsense"], "KEY=VALUE"),
         (["run", "SAMPLE", "OUT", "--backend-option", "lingo=eng"], "has no option"),
+        (["run", "SAMPLE", "OUT", "--batch-size", "16"], "cannot exceed --rows-per-call"),
+        (["run", "SAMPLE", "OUT", "--batch-size", "0"], "initial (0)"),
     ],
 )
 def test_usage_errors_exit_2_with_a_reason(samples, tmp_path, capsys, argv, message):

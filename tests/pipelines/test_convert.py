@@ -189,3 +189,26 @@ def test_rapidocr_backend_end_to_end(tmp_path, samples):
         # the issue tracker); the characters themselves must be right.
         squeeze = "".join
         assert cer(squeeze(truth.read_text().split()), squeeze(row["text"].split())) <= 0.02
+
+
+def test_engine_out_of_memory_splits_batches_and_loses_no_page(tmp_path, samples):
+    # Every page forced through a fake engine that runs out of memory on more than 2 pages per
+    # call, starting from batches of 8: each page must still come out exactly once, read in a
+    # batch that fit.
+    result = run(
+        RunConfig(
+            input=str(samples / "docs"),
+            output=str(tmp_path),
+            backend="fake",
+            backend_options={"oom_above": "2"},
+            route="ocr",
+            orientation="off",
+            batch_size=8,
+            progress=False,
+        )
+    )
+    rows = [row for row in read_pages(tmp_path) if row["page_index"] is not None]
+    keys = [(row["source_uri"], row["page_index"]) for row in rows]
+    assert len(keys) == len(set(keys)) == result.summary.pages == 27
+    assert {row["status"] for row in rows} == {"ok"}
+    assert {row["batch_size"] for row in rows} <= {1, 2}
