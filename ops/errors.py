@@ -63,6 +63,12 @@ class OcrFailed(PageError):
     error_type = "ocr_failed"
 
 
+class DegenerateOutput(PageError):
+    """The model's output stayed unusable (truncated, runaway, empty) and no fallback is set."""
+
+    error_type = "degenerate_output"
+
+
 class PageTooBigForEngine(PageError):
     """The engine ran out of memory on this page alone, in a batch of one."""
 

@@ -4,7 +4,9 @@ This is everything an OCR actor does, kept free of Ray so it can be tested in a 
 Text-route rows pass through untouched. Pages are read in forward batches whose size adapts
 (:mod:`ops.batching`): an out-of-memory error splits the batch and retries the same pages. A page
 that fails becomes an error row; an engine that fails on page after page is treated as dead and
-raises, so the job stops loudly instead of writing thousands of error rows.
+raises, so the job stops loudly instead of writing thousands of error rows. A generative engine's
+page whose output stays unusable after its retries (truncated, runaway, wrongly empty) is read
+again by the fallback engine (Tesseract unless configured otherwise) and marked ``is_fallback``.
 
 Orientation (``auto``, the default) is checked only when the upright read looks wrong: Tesseract
 OSD costs about as much as reading the page, and nearly all pages are upright. Upside-down pages
@@ -64,8 +66,11 @@ class OcrRunner:
         orientation: Orientation | str = Orientation.AUTO,
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
         batch_policy: BatchPolicy | None = None,
+        fallback: Backend | None = None,
     ) -> None:
         self.backend = backend
+        self.fallback = fallback
+        self._fallback_loaded = False
         self.batcher = AdaptiveBatcher(batch_policy or backend.batch_policy)
         self._orientation = Orientation(orientation)
         self._detector: OrientationDetector | None = None
@@ -79,6 +84,9 @@ class OcrRunner:
 
     def close(self) -> None:
         self.backend.close()
+        if self.fallback is not None and self._fallback_loaded:
+            self.fallback.close()
+            self._fallback_loaded = False
         if self._detector is not None:
             self._detector.close()
             self._detector = None
@@ -92,8 +100,12 @@ class OcrRunner:
         rows = table.filter(pending).to_pylist()
         pages = [page for page in map(self._prepare, rows) if page is not None]
         for page, result in zip(pages, self._read(pages), strict=True):
-            if result is not None:
-                self._finish(page, result)
+            if result is None:
+                continue
+            if result.problem:
+                self._fall_back(page, result)
+            else:
+                self._finish(page, result, self.backend)
         return pa.concat_tables([done, to_table(rows, PAGE_SCHEMA)])
 
     def _prepare(self, row: dict[str, Any]) -> _Page | None:
@@ -173,25 +185,64 @@ class OcrRunner:
                 f"pages in a row; last error: {type(exc).__name__}: {exc}"
             ) from exc
 
-    def _finish(self, page: _Page, result: OcrResult) -> None:
+    def _fall_back(self, page: _Page, failed: OcrResult) -> None:
+        """Read a page whose model output stayed unusable with the fallback engine, keeping what
+        the model cost (attempts, tokens, its finish reason) on the row."""
+        page.row.update(
+            attempts=failed.attempts,
+            finish_reason=failed.finish_reason,
+            input_tokens=failed.input_tokens,
+            output_tokens=failed.output_tokens,
+        )
+        what = f"the model's output was {failed.problem} after {failed.attempts} attempt(s)"
+        if self.fallback is None:
+            _fail(page.row, "ocr", errors.DegenerateOutput(f"{what}; no fallback engine is set"))
+            return
+        began = time.perf_counter()
+        try:
+            if not self._fallback_loaded:
+                self.fallback.load()
+                self._fallback_loaded = True
+            (result,) = self.fallback.predict_batch([page.image])
+        except Exception as exc:
+            _fail(page.row, "ocr", errors.OcrFailed(f"{what}; the fallback failed too: {exc}"))
+            return
+        finally:
+            page.seconds += time.perf_counter() - began
+        page.row.update(backend=self.fallback.name, model=self.fallback.model, is_fallback=True)
+        self._finish(page, result, self.fallback, model_result=failed)
+
+    def _finish(
+        self,
+        page: _Page,
+        result: OcrResult,
+        engine: Backend,
+        model_result: OcrResult | None = None,
+    ) -> None:
         if self._orientation is Orientation.AUTO and _looks_wrong(result):
-            result = self._retry_upright(page, result)
+            result = self._retry_upright(page, result, engine)
         text = result.text
+        generated = model_result or result
         page.row.update(
             rotation=page.row.get("rotation") or 0,
             text=text,
             char_count=len(text),
             status=STATUS_OK,
+            attempts=generated.attempts + (1 if model_result else 0),
+            is_fallback=model_result is not None,
+            finish_reason=generated.finish_reason,
+            input_tokens=generated.input_tokens,
+            output_tokens=generated.output_tokens,
             latency_ms=(page.row.get("latency_ms") or 0.0) + page.seconds * 1000.0,
             processed_at=datetime.now(UTC),
         )
 
-    def _retry_upright(self, page: _Page, result: OcrResult) -> OcrResult:
+    def _retry_upright(self, page: _Page, result: OcrResult, engine: Backend) -> OcrResult:
         began = time.perf_counter()
         try:
             rotation = self._detect(page.image)
             if rotation:
-                (turned,) = self.backend.predict_batch([upright(page.image, rotation)])
+                (turned,) = engine.predict_batch([upright(page.image, rotation)])
                 page.row["rotation"] = rotation
                 result = turned
         except Exception:  # keep the upright read: it is a result, if a doubtful one

@@ -33,6 +33,11 @@ PAGE_FIELDS: list[pa.Field] = [
     pa.field("rotation", pa.int32()),  # degrees clockwise applied to the image before OCR
     pa.field("latency_ms", pa.float32()),
     pa.field("batch_size", pa.int32()),  # pages in the engine call that read this page
+    pa.field("attempts", pa.int32()),  # engine reads of this page (VLM retries included)
+    pa.field("is_fallback", pa.bool_()),  # read by the fallback engine after the model failed
+    pa.field("finish_reason", pa.string()),  # as the generative engine reported it
+    pa.field("input_tokens", pa.int32()),
+    pa.field("output_tokens", pa.int32()),
     pa.field("status", pa.string()),  # ok | error
     pa.field("error_type", pa.string()),
     pa.field("error_message", pa.string()),

@@ -63,6 +63,15 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         help="backend option, repeatable (tesseract: lang, psm; rapidocr: threads)",
     )
     engine.add_argument(
+        "--fallback",
+        default="auto",
+        metavar="ENGINE",
+        help="engine that reads a page when a model's output stays unusable (truncated, "
+        "runaway repetition, empty) after its retries: auto = the backend's choice (tesseract "
+        "for model backends, none for OCR engines), none = make it an error row, or a backend "
+        "name",
+    )
+    engine.add_argument(
         "--orientation",
         choices=[mode.value for mode in Orientation],
         default="auto",
@@ -239,6 +248,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             image_format=args.image_format,
             rows_per_call=args.rows_per_call,
             batch_size=args.batch_size,
+            fallback=args.fallback,
             max_batch_size=args.max_batch_size,
             pool_size=args.pool_size,
             rows_per_file=args.rows_per_file,

@@ -30,6 +30,7 @@ class RunConfig:
     rows_per_call: int = 8  # rows handed to an OCR actor per Ray call
     batch_size: int | None = None  # first forward batch (pages per engine call); adapts
     max_batch_size: int | None = None  # most pages per engine call (default: rows_per_call)
+    fallback: str = "auto"  # engine for pages a model keeps failing: auto (backend's) | none | name
     pool_size: int | None = None  # most OCR actors; default: one per CPU core (starts with one)
     rows_per_file: int = 50_000
     max_inflight_mb: int = 512  # object-store memory for pages between stages, per job
@@ -73,6 +74,18 @@ class RunConfig:
         maximum = min(maximum, self.rows_per_call)
         initial = min(default.initial, maximum) if self.batch_size is None else self.batch_size
         return replace(default, initial=initial, maximum=max(initial, maximum))
+
+    def resolved_fallback(self) -> str | None:
+        """The fallback engine's name, or None; checked against the registry."""
+        if self.fallback == "none":
+            return None
+        if self.fallback == "auto":
+            name = backend_class(self.backend).fallback_backend
+        else:
+            name = self.fallback
+        if name is not None:
+            backend_class(name).check_dependencies()
+        return name
 
     def resolved_image_format(self) -> str:
         if self.image_format != "auto":

@@ -58,6 +58,7 @@ def run(config: RunConfig) -> RunResult:
     backend_cls.check_dependencies()
     backend_cls(**config.backend_options)  # validates options before any cluster work
     config.batch_policy()  # and batch sizes
+    config.resolved_fallback()  # and the fallback engine
     outputs.prepare(config.output, overwrite=config.overwrite)
     started_ray = ensure_ray(config.address, config.num_cpus)
     try:
@@ -179,6 +180,7 @@ def build_dataset(
             "backend_options": dict(config.backend_options),
             "orientation": config.orientation,
             "batch_policy": config.batch_policy(),
+            "fallback": config.resolved_fallback(),
         },
         **pool.map_batches_kwargs(),
     )

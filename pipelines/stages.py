@@ -88,9 +88,13 @@ class OcrActor:
         backend_options: dict[str, str],
         orientation: str,
         batch_policy: BatchPolicy,
+        fallback: str | None,
     ) -> None:
         self._runner = OcrRunner(
-            create(backend, backend_options), orientation=orientation, batch_policy=batch_policy
+            create(backend, backend_options),
+            orientation=orientation,
+            batch_policy=batch_policy,
+            fallback=create(fallback) if fallback else None,
         )
         self._loaded = False
 

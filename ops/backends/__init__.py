@@ -1,6 +1,6 @@
 """OCR and model backends, one file each, registered by name on import."""
 
-from ops.backends import fake, rapidocr, tesseract
+from ops.backends import fake, openai_http, rapidocr, tesseract
 from ops.backends.base import Backend, MissingDependency, OcrResult, Resources
 from ops.backends.registry import backend_class, create, names, register
 
@@ -13,6 +13,7 @@ __all__ = [
     "create",
     "fake",
     "names",
+    "openai_http",
     "rapidocr",
     "register",
     "tesseract",

@@ -31,6 +31,12 @@ class Resources:
 class OcrResult:
     text: str
     confidence: float | None = None  # engine-specific mean confidence, 0..100 where known
+    # What generative (VLM) engines report; CPU OCR engines leave these unset.
+    finish_reason: str | None = None
+    input_tokens: int | None = None  # summed over attempts: what the page cost
+    output_tokens: int | None = None
+    attempts: int = 1
+    problem: str | None = None  # why the text is unusable (truncated, repetition, empty)
 
 
 class MissingDependency(RuntimeError):
@@ -49,6 +55,8 @@ class Backend(abc.ABC):
     # The forward batch: pages per engine call, adapted at run time (ops.batching). Engines that
     # read one page at a time gain nothing from bigger batches and settle at the initial size.
     batch_policy: ClassVar[BatchPolicy] = BatchPolicy()
+    # Engine that reads a page when this one's output stays unusable (generative engines only).
+    fallback_backend: ClassVar[str | None] = None
 
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.option_defaults))

@@ -164,7 +164,8 @@ def test_missing_dependency_names_the_extra():
 def test_heavy_engines_are_not_imported_by_the_package():
     code = (
         "import sys\n"
-        "for blocked in ('tesserocr', 'rapidocr_onnxruntime', 'onnxruntime', 'torch', 'vllm'):\n"
+        "for blocked in ('tesserocr', 'rapidocr_onnxruntime', 'onnxruntime', 'torch', 'vllm',\n"
+        "                'httpx', 'tenacity', 'transformers'):\n"
         "    sys.modules[blocked] = None\n"
         "import ops.backends, pipelines.cli\n"
         "pipelines.cli.build_parser()\n"

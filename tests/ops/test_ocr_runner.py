@@ -13,6 +13,8 @@ from ops.imaging import encode
 from ops.ocr import EngineDead, OcrRunner
 from ops.pages import STATUS_PENDING
 from ops.schema import IMAGE_COLUMN, PAGE_SCHEMA, to_table
+from ops.vlm.backend import VLM_OPTIONS, VlmBackend
+from ops.vlm.output import Generation
 
 
 def pending_row(index: int, image: Image.Image | None = None) -> dict:
@@ -181,3 +183,52 @@ def test_a_page_too_big_for_the_engine_alone_is_an_out_of_memory_error_row():
     rows = {row["page_index"]: row for row in runner(PickyBackend()).process(table).to_pylist()}
     assert [rows[i]["status"] for i in range(3)] == ["ok", "error", "ok"]
     assert rows[1]["error_type"] == "out_of_memory" and rows[1]["batch_size"] == 1
+
+
+class ScriptedVlm(VlmBackend):
+    """A generative engine whose answers a test scripts by temperature."""
+
+    name = "scripted-vlm-test"
+    option_defaults = {**VLM_OPTIONS, "runaway_at": "all"}  # noqa: RUF012
+
+    @property
+    def model(self) -> str:
+        return "scripted-1"
+
+    def load(self) -> None:
+        pass
+
+    def generate(self, images, temperature):
+        runaway = self.options["runaway_at"] == "all" or temperature == 0.0
+        text = "loop " * 400 if runaway else f"page {images[0].width}"
+        return [Generation(text, "stop", 1000, len(text.split())) for _ in images]
+
+
+def test_unusable_model_output_falls_back_to_the_cpu_engine_with_its_cost_recorded():
+    instance = runner(ScriptedVlm(), fallback=FakeBackend())
+    (row,) = instance.process(to_table([pending_row(0)])).to_pylist()
+    instance.close()
+    assert row["status"] == "ok" and row["is_fallback"] is True
+    assert row["backend"] == "fake" and row["text"].startswith("fake page 64x32")
+    assert row["attempts"] == 3  # two model attempts, then the fallback read
+    assert row["finish_reason"] == "stop"
+    assert row["input_tokens"] == 2000 and row["output_tokens"] == 800
+
+
+def test_a_retry_at_higher_temperature_that_works_is_not_a_fallback():
+    (row,) = runner(ScriptedVlm(runaway_at="first")).process(to_table([pending_row(0)])).to_pylist()
+    assert row["status"] == "ok" and row["is_fallback"] is False
+    assert row["backend"] == "scripted-vlm-test" and row["text"] == "page 64"
+    assert row["attempts"] == 2 and row["input_tokens"] == 2000
+
+
+def test_without_a_fallback_unusable_output_is_an_error_row():
+    (row,) = runner(ScriptedVlm()).process(to_table([pending_row(0)])).to_pylist()
+    assert row["status"] == "error" and row["error_type"] == "degenerate_output"
+    assert "repetition after 2 attempt(s)" in row["error_message"]
+    assert row["attempts"] == 2 and row["text"] is None
+
+
+def test_cpu_engine_rows_say_one_attempt_and_no_fallback():
+    (row,) = runner(FakeBackend()).process(to_table([pending_row(0)])).to_pylist()
+    assert row["attempts"] == 1 and row["is_fallback"] is False and row["finish_reason"] is None
