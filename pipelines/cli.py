@@ -161,6 +161,13 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         "--num-cpus", type=int, default=None, help="CPUs for a locally started Ray (default: all)"
     )
     cluster.add_argument(
+        "--gpus",
+        type=float,
+        default=None,
+        help="GPUs for model backends: one engine per GPU (or per GPU share the backend asks "
+        "for), in a fixed pool (default: every GPU the cluster advertises)",
+    )
+    cluster.add_argument(
         "--rows-per-file", type=int, default=50_000, help="maximum rows per Parquet shard"
     )
     cluster.add_argument(
@@ -259,6 +266,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             strict=args.strict,
             address=args.address,
             num_cpus=args.num_cpus,
+            gpus=args.gpus,
             progress=args.progress,
         )
         result = run(config)

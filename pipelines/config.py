@@ -40,6 +40,7 @@ class RunConfig:
     strict: bool = False
     address: str | None = None  # attach to this Ray cluster; default: RAY_ADDRESS or a local one
     num_cpus: int | None = None  # CPUs for a local Ray instance
+    gpus: float | None = None  # GPUs the job uses; default: all the cluster advertises
     progress: bool = True
 
     def resolved_password(self) -> str | None:

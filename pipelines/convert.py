@@ -24,7 +24,7 @@ from ops.pages import ExtractOptions, RowContext
 from pipelines import outputs, scheduling
 from pipelines.config import RunConfig
 from pipelines.inputs import resolve_inputs
-from pipelines.runtime import cluster_cpus, ensure_ray
+from pipelines.runtime import cluster_cpus, ensure_ray, job_gpus
 from pipelines.stages import OcrActor, extract_batch, plan_batch
 from pipelines.summary import RunSummary, summarise
 
@@ -56,14 +56,19 @@ def run(config: RunConfig) -> RunResult:
     uris = resolve_inputs(config.input)
     backend_cls = backend_class(config.backend)
     backend_cls.check_dependencies()
-    backend_cls(**config.backend_options)  # validates options before any cluster work
+    backend = backend_cls(**config.backend_options)  # validates options before any cluster work
     config.batch_policy()  # and batch sizes
     config.resolved_fallback()  # and the fallback engine
     outputs.prepare(config.output, overwrite=config.overwrite)
-    started_ray = ensure_ray(config.address, config.num_cpus)
+    started_ray = ensure_ray(config.address, config.num_cpus, config.gpus)
     try:
         with data_context(config):
-            pool = scheduling.plan_pool(backend_cls.resources, cluster_cpus(), config.pool_size)
+            pool = scheduling.plan_pool(
+                backend.declared_resources(),
+                cluster_cpus(),
+                config.pool_size,
+                gpus=job_gpus(config.gpus),
+            )
             return _execute(uris, config, pool)
     finally:
         if started_ray:

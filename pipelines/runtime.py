@@ -8,15 +8,19 @@ head that died without ``ray stop``. pagemill attaches only when told to (``--ad
 from __future__ import annotations
 
 import logging
+import math
 import os
 
 import ray
 
-LOCAL_OBJECT_STORE_FRACTION = 0.2
 
+def ensure_ray(
+    address: str | None = None, num_cpus: int | None = None, num_gpus: float | None = None
+) -> bool:
+    """Make sure Ray is up; returns True when this call started it (and should shut it down).
 
-def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
-    """Make sure Ray is up; returns True when this call started it (and should shut it down)."""
+    A local Ray detects the machine's GPUs itself; ``num_gpus`` overrides that (it also lets a
+    CPU machine advertise logical GPUs, which is how GPU scheduling is tested without one)."""
     if ray.is_initialized():
         return False
     target = address or os.environ.get("RAY_ADDRESS")
@@ -24,9 +28,29 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     if target:
         ray.init(address=target, **common)
     else:
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **common)
+        ray.init(
+            address="local",
+            num_cpus=num_cpus,
+            num_gpus=None if num_gpus is None else math.ceil(num_gpus),
+            include_dashboard=False,
+            **common,
+        )
     return True
 
 
 def cluster_cpus() -> float:
     return float(ray.cluster_resources().get("CPU", 0.0))
+
+
+def job_gpus(requested: float | None) -> float:
+    """GPUs the job may use: ``--gpus`` if given (and available), else all the cluster has."""
+    available = float(ray.cluster_resources().get("GPU", 0.0))
+    if requested is None:
+        return available
+    if requested < 0:
+        raise ValueError(f"--gpus must be 0 or more, not {requested:g}")
+    if requested > available:
+        raise ValueError(
+            f"--gpus {requested:g} but the Ray cluster advertises {available:g} GPU(s)"
+        )
+    return requested

@@ -23,8 +23,9 @@ class Resources:
     """What one loaded instance keeps busy; ``pipelines.scheduling`` turns it into Ray arguments."""
 
     cpus: float = 1.0
-    gpus: float = 0.0
+    gpus: float = 0.0  # per engine; fractions share a GPU (the engine must cap its own memory)
     env: Mapping[str, str] = field(default_factory=dict)  # process environment the engine needs
+    gpu_optional: bool = False  # uses ``gpus`` where the cluster has GPUs, else runs on CPU
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,10 @@ class Backend(abc.ABC):
             raise MissingDependency(
                 f"backend {cls.name!r} needs {', '.join(missing)}: pip install {target}"
             )
+
+    def declared_resources(self) -> Resources:
+        """What one engine with these options needs; most backends declare it on the class."""
+        return self.resources
 
     @property
     @abc.abstractmethod

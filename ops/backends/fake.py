@@ -3,12 +3,15 @@ notebooks, and for tests of everything around the engine call.
 
 Its text is a function of the page pixels, so identical pages give identical text and a changed
 page changes it; ``delay_ms`` simulates a slow model and ``oom_above`` a model that runs out of
-memory on batches of more than that many pages.
+memory on batches of more than that many pages. With ``gpus`` set it asks Ray for that share of a
+GPU per engine and names the device it was given in its ``model`` (``fake-1@cuda:0``): a smoke
+test of GPU scheduling on a cluster, without a model.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -24,10 +27,15 @@ from ops.batching import OutOfMemory
 class FakeBackend(Backend):
     name = "fake"
     resources = Resources(cpus=1.0)
-    option_defaults: ClassVar[dict[str, Any]] = {"delay_ms": 0.0, "oom_above": 0}
+    option_defaults: ClassVar[dict[str, Any]] = {"delay_ms": 0.0, "oom_above": 0, "gpus": 0.0}
+
+    def declared_resources(self) -> Resources:
+        return Resources(cpus=1.0, gpus=float(self.options["gpus"]))
 
     @property
     def model(self) -> str:
+        if float(self.options["gpus"]) > 0:
+            return f"fake-1@cuda:{os.environ.get('CUDA_VISIBLE_DEVICES', '')}"
         return "fake-1"
 
     def load(self) -> None:

@@ -1,0 +1,102 @@
+"""GPU actor pools on Ray clusters that advertise logical GPUs, without a GPU.
+
+Each scenario runs in its own process because the test session already owns a Ray instance. The
+fake engine asks for GPU shares and names the device Ray gave it in its ``model`` column, so the
+rows show where every page was read; a deadlock would hit Ray Data's no-progress timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+PRELUDE = """
+import json, os, sys
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+import ray
+from ray.data import DataContext
+import pyarrow.dataset as pads
+from pipelines import RunConfig, run
+
+def pages(output):
+    table = pads.dataset(os.path.join(output, "pages"), format="parquet").to_table()
+    return [
+        {key: row[key] for key in ("route", "status", "model", "backend")}
+        for row in table.to_pylist()
+    ]
+
+def convert(address=None, gpus_per_engine="0.5", **extra):
+    DataContext.get_current().execution_no_progress_timeout_s = 90
+    output = sys.argv[2]
+    result = run(RunConfig(
+        input=sys.argv[1], output=output, backend="fake", route="ocr", progress=False,
+        backend_options={"gpus": gpus_per_engine}, address=address, **extra,
+    ))
+    manifest = json.load(open(result.manifest_path))
+    print("RESULT " + json.dumps({"rows": pages(output), "pool": manifest["cluster"]["ocr_pool"]}))
+"""
+
+
+def run_scenario(body: str, samples: Path, tmp_path: Path) -> dict:
+    code = PRELUDE + textwrap.dedent(body)
+    docs = samples / "docs" / "rotated-scans.pdf"
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(docs), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result.returncode == 0 and lines, result.stderr[-3000:]
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def test_local_ray_with_two_logical_gpus_runs_half_gpu_engines(samples, tmp_path):
+    found = run_scenario(
+        """
+        ray.init(address="local", num_cpus=2, num_gpus=2, include_dashboard=False,
+                 object_store_memory=200 * 1024 * 1024)
+        convert()
+        """,
+        samples,
+        tmp_path,
+    )
+    assert found["pool"]["size"] == 4 and found["pool"]["actor_gpus"] == 0.5
+    rows = found["rows"]
+    assert rows and {row["status"] for row in rows} == {"ok"}
+    assert {row["model"] for row in rows} <= {"fake-1@cuda:0", "fake-1@cuda:1"}
+
+
+def test_one_gpu_machine_started_by_pagemill_itself(samples, tmp_path):
+    # What a laptop with one GPU does: pagemill starts Ray (here told to advertise one GPU).
+    found = run_scenario("convert(gpus_per_engine='1', num_cpus=2, gpus=1)\n", samples, tmp_path)
+    assert found["pool"]["size"] == 1
+    assert {row["model"] for row in found["rows"]} == {"fake-1@cuda:0"}
+
+
+def test_cpu_head_and_gpu_worker_node(samples, tmp_path):
+    found = run_scenario(
+        """
+        from ray.cluster_utils import Cluster
+        cluster = Cluster(initialize_head=True, head_node_args={
+            "num_cpus": 2, "num_gpus": 0, "object_store_memory": 150 * 1024 * 1024})
+        cluster.add_node(num_cpus=1, num_gpus=1, object_store_memory=150 * 1024 * 1024)
+        ray.init(address=cluster.address)
+        convert(address=cluster.address, gpus_per_engine="1")
+        ray.shutdown()
+        cluster.shutdown()
+        """,
+        samples,
+        tmp_path,
+    )
+    assert found["pool"]["size"] == 1 and found["pool"]["actor_gpus"] == 1.0
+    rows = found["rows"]
+    assert rows and all(row["model"] == "fake-1@cuda:0" for row in rows)
