@@ -1,6 +1,6 @@
 """OCR and model backends, one file each, registered by name on import."""
 
-from ops.backends import fake, openai_http, rapidocr, tesseract
+from ops.backends import fake, openai_http, rapidocr, tesseract, transformers_vlm, vllm_engine
 from ops.backends.base import Backend, MissingDependency, OcrResult, Resources
 from ops.backends.registry import backend_class, create, names, register
 
@@ -17,4 +17,6 @@ __all__ = [
     "rapidocr",
     "register",
     "tesseract",
+    "transformers_vlm",
+    "vllm_engine",
 ]

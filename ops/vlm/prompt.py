@@ -30,6 +30,18 @@ def resolve_prompt(prompt: str | None = None, prompt_file: str | None = None) ->
     return prompt.strip() if prompt and prompt.strip() else DEFAULT_PROMPT
 
 
+def render_chat_prompt(processor: Any, prompt: str) -> str:
+    """The model's own chat template applied to one user turn holding a page image and the
+    instruction, ending where the assistant's answer starts. In-process engines (transformers,
+    vLLM) use it; the template places the model's image tokens."""
+    conversation = [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}
+    ]
+    return str(
+        processor.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+    )
+
+
 def chat_messages(image_url: str, prompt: str) -> list[dict[str, Any]]:
     """One user turn, image first then the instruction (the order olmOCR was trained on), in
     the OpenAI chat format that vLLM, sglang and hosted APIs accept."""

@@ -140,7 +140,7 @@ def test_help_lists_backends_and_commands():
         text=True,
         check=True,
     )
-    assert "{fake,openai,rapidocr,tesseract}" in result.stdout
+    assert "{fake,openai,rapidocr,tesseract,transformers,vllm}" in result.stdout
     assert "--batch-size" in result.stdout and "--fallback" in result.stdout
     assert "--password-file" in result.stdout
     top = subprocess.run(

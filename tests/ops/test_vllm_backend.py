@@ -1,0 +1,71 @@
+"""The vLLM backend's own code on CPU: options, resources, engine arguments, the chat prompt its
+requests carry, and how engine outputs become generations. The engine call itself needs CUDA and
+runs only in tests/gpu/."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from ops.backends import MissingDependency, backend_class, create
+from ops.backends.vllm_engine import to_generation
+from ops.vlm.output import Generation
+from ops.vlm.prompt import DEFAULT_PROMPT, render_chat_prompt
+from tests.tiny_vlm import build_tiny_vlm
+
+
+def test_engine_arguments_and_resources_follow_the_options():
+    backend = create(
+        "vllm",
+        {"model": "/models/olmocr/", "tensor_parallel_size": "2", "gpu_memory_utilization": "0.6"},
+    )
+    kwargs = backend.engine_kwargs()
+    assert kwargs["model"] == "/models/olmocr/" and kwargs["tensor_parallel_size"] == 2
+    assert kwargs["gpu_memory_utilization"] == 0.6 and kwargs["limit_mm_per_prompt"] == {"image": 1}
+    assert backend.declared_resources().gpus == 2.0
+    assert not backend.declared_resources().gpu_optional
+    assert backend.model == "olmocr"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "model=PATH"),
+        ({"model": "m", "gpu_memory_utilization": "1.5"}, "gpu_memory_utilization"),
+        ({"model": "m", "tensor_parallel_size": "0"}, "tensor_parallel_size"),
+    ],
+)
+def test_bad_options_fail_before_any_work(options, message):
+    with pytest.raises(ValueError, match=message):
+        create("vllm", options)
+
+
+def test_missing_vllm_is_reported_with_the_install_command():
+    pytest.importorskip("transformers")
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(MissingDependency, match=r"pip install 'pagemill\[vllm\]'"):
+            backend_class("vllm").check_dependencies()
+    else:
+        pytest.skip("vLLM is installed here")
+
+
+def test_requests_carry_the_models_own_chat_prompt(tmp_path):
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(build_tiny_vlm(tmp_path / "m"), local_files_only=True)
+    prompt = render_chat_prompt(processor, DEFAULT_PROMPT)
+    assert prompt.startswith("<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>")
+    assert DEFAULT_PROMPT in prompt and prompt.endswith("<|im_start|>assistant\n")
+
+
+def test_engine_output_becomes_a_generation():
+    output = SimpleNamespace(
+        prompt_token_ids=list(range(812)),
+        outputs=[
+            SimpleNamespace(text="# Title\n\nBody", finish_reason="length", token_ids=[1] * 9)
+        ],
+    )
+    assert to_generation(output) == Generation("# Title\n\nBody", "length", 812, 9)
