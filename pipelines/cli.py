@@ -12,6 +12,8 @@ from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, IMAGE_FORM
 from ops.ocr import Orientation
 from ops.routing import RouteMode
 from pipelines.config import RunConfig
+from pipelines.presets import PRESETS
+from pipelines.presets import describe as describe_presets
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -25,13 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn piles of PDFs and scans into page-level text in Parquet, on Ray.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_run(commands)
+    parser.set_defaults(run_parser=_add_run(commands))
     _add_query(commands)
     _add_bench(commands)
     return parser
 
 
-def _add_run(commands: argparse._SubParsersAction) -> None:
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in option help, and the epilog's preset list kept as written."""
+
+
+def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="convert documents to Parquet page rows",
@@ -39,7 +45,9 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
             "Convert PDFs and images to one Parquet row per page. Pages with a usable text layer "
             "take the text route (no OCR); the others are rendered and sent to the OCR backend."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="presets (--preset NAME; options given on the command line win):\n"
+        + describe_presets(),
+        formatter_class=_HelpFormatter,
     )
     run.add_argument(
         "input",
@@ -48,6 +56,12 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         "image, or an s3:// or gs:// prefix",
     )
     run.add_argument("output", metavar="OUTPUT", help="output folder (pages/ and _runs/ inside)")
+    run.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default=None,
+        help="start from a named set of options (listed below)",
+    )
     engine = run.add_argument_group("engine")
     engine.add_argument(
         "--backend",
@@ -186,6 +200,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     cluster.add_argument(
         "--no-progress", dest="progress", action="store_false", help="hide Ray Data's progress bars"
     )
+    return run
 
 
 def _add_query(commands: argparse._SubParsersAction) -> None:
@@ -226,12 +241,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "run":
-        return _run(parser, args)
+        return _run(parser, _with_preset(parser, args, argv))
     if args.command == "query":
         return _query(args)
     from pipelines.bench import main as bench_main
 
     return bench_main(args)
+
+
+def _with_preset(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None
+) -> argparse.Namespace:
+    """Parse again with the preset's values as defaults, so explicit options still win."""
+    args.preset_backend_options = {}
+    if not args.preset:
+        return args
+    preset = PRESETS[args.preset]
+    args.run_parser.set_defaults(**preset.options)
+    args = parser.parse_args(argv)
+    same_backend = args.backend == preset.options.get("backend", args.backend)
+    args.preset_backend_options = dict(preset.backend_options) if same_backend else {}
+    return args
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -244,7 +274,11 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             input=args.input,
             output=args.output,
             backend=args.backend,
-            backend_options=parse_backend_options(args.backend_option),
+            backend_options={
+                **args.preset_backend_options,
+                **parse_backend_options(args.backend_option),
+            },
+            preset=args.preset,
             route=RouteMode(args.route),
             min_text_score=args.min_text_score,
             dpi=args.dpi,

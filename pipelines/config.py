@@ -42,6 +42,7 @@ class RunConfig:
     num_cpus: int | None = None  # CPUs for a local Ray instance
     gpus: float | None = None  # GPUs the job uses; default: all the cluster advertises
     progress: bool = True
+    preset: str | None = None  # recorded in the manifest; the CLI applied its values
 
     def resolved_password(self) -> str | None:
         if self.password is not None:
