@@ -325,6 +325,9 @@ def render_summary(config: RunConfig, result) -> str:
     rows += [[f"  {key}", str(value)] for key, value in summary.by_route_status.items()]
     rows.append(["document errors", str(summary.document_errors)])
     rows += [[f"  error: {key}", str(value)] for key, value in summary.by_error_type.items()]
+    if summary.input_tokens or summary.output_tokens:
+        rows.append(["model tokens in / out", f"{summary.input_tokens} / {summary.output_tokens}"])
+        rows.append(["read by the fallback", str(summary.fallback_pages)])
     rows += [
         ["wall time", f"{summary.wall_seconds:.1f} s"],
         ["pages/s", f"{summary.pages_per_second:.1f}"],

@@ -22,6 +22,12 @@ class RunSummary:
     by_route_status: dict[str, int] = field(default_factory=dict)  # "text/ok" -> n
     by_error_type: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    # Engine calls: how many pages each call read (where the adaptive size settled), and for
+    # model backends what the pages cost and how many the fallback engine had to read.
+    batch_sizes: dict[int, int] = field(default_factory=dict)  # forward batch size -> pages
+    fallback_pages: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
 
     @property
     def pages_per_second(self) -> float:
@@ -43,13 +49,29 @@ class RunSummary:
                 "wall_s": round(self.wall_seconds, 3),
                 "pages_per_s": round(self.pages_per_second, 2),
             },
+            "engine": {
+                "pages_by_batch_size": {str(size): n for size, n in self.batch_sizes.items()},
+                "fallback_pages": self.fallback_pages,
+                "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens,
+            },
         }
 
 
 def summarise(output: str, run_id: str, inputs: int, wall_seconds: float) -> RunSummary:
     dataset = pads.dataset(outputs.pages_dir(output), format="parquet")
     table = dataset.to_table(
-        columns=["source_uri", "page_index", "route", "status", "error_type"],
+        columns=[
+            "source_uri",
+            "page_index",
+            "route",
+            "status",
+            "error_type",
+            "batch_size",
+            "is_fallback",
+            "input_tokens",
+            "output_tokens",
+        ],
         filter=pc.field("run_id") == run_id,
     )
     page_index = table.column("page_index")
@@ -63,6 +85,7 @@ def summarise(output: str, run_id: str, inputs: int, wall_seconds: float) -> Run
         )
     )
     errors = Counter(value for value in table.column("error_type").to_pylist() if value)
+    batch_sizes = Counter(size for size in table.column("batch_size").to_pylist() if size)
     return RunSummary(
         inputs=inputs,
         documents=len(pc.unique(table.column("source_uri"))),
@@ -71,4 +94,8 @@ def summarise(output: str, run_id: str, inputs: int, wall_seconds: float) -> Run
         by_route_status=dict(sorted(by_route_status.items())),
         by_error_type=dict(errors.most_common()),
         wall_seconds=wall_seconds,
+        batch_sizes=dict(sorted(batch_sizes.items())),
+        fallback_pages=int(pc.sum(pc.cast(table.column("is_fallback"), "int64")).as_py() or 0),
+        input_tokens=int(pc.sum(table.column("input_tokens")).as_py() or 0),
+        output_tokens=int(pc.sum(table.column("output_tokens")).as_py() or 0),
     )

@@ -4,7 +4,9 @@ measured in the same run, reported as ratios (the machines are shared and noisy;
 (a) text route: the whole job (read, route, write Parquet) on a born-digital corpus vs a plain
     pypdfium2 text loop over the same files;
 (b) OCR route: the whole job vs a plain render-then-OCR loop with the same engine and dpi;
-(c) peak memory (PSS of all Ray processes) for a 200-page and a 2,000-page PDF.
+(c) peak memory (PSS of all Ray processes) for a 200-page and a 2,000-page PDF;
+(d) ``vlm`` (only when asked for): a model backend end to end, as pages/s, tokens/s and hours per
+    million pages (pipelines/bench/vlm.py).
 """
 
 from __future__ import annotations
@@ -18,25 +20,41 @@ from pathlib import Path
 from typing import Any
 
 REPO_SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "docs"
-PARTS = ("text", "ocr", "memory")
+PARTS = ("text", "ocr", "memory", "vlm")
+DEFAULT_PARTS = ("text", "ocr", "memory")  # vlm needs a model (or runs a CPU smoke test): ask
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work-dir", default="bench-out", help="corpora, outputs and results")
     parser.add_argument("--samples", default=str(REPO_SAMPLES), help="folder with the samples")
-    parser.add_argument("--only", action="append", choices=PARTS, help="run only these parts")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        help="run only these parts (default: text, ocr, memory; vlm only when named)",
+    )
     parser.add_argument("--text-pages", type=int, default=5000, help="text-route corpus size")
     parser.add_argument("--ocr-pages", type=int, default=240, help="OCR-route corpus size")
     parser.add_argument("--memory-pages", default="200,2000", help="page counts of big PDFs")
     parser.add_argument("--backend", default="tesseract", help="OCR engine for part (b)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs for local Ray")
+    parser.add_argument("--vlm-pages", type=int, default=24, help="pages for the vlm part")
+    parser.add_argument(
+        "--vlm-backend", default="vllm", help="model backend for the vlm part (with --vlm-model)"
+    )
+    parser.add_argument(
+        "--vlm-model",
+        default=None,
+        help="local model folder for the vlm part; without it a tiny random Qwen2-VL runs on "
+        "CPU with the transformers backend (a smoke run)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # the OCR baseline: one engine, one core
     work = Path(args.work_dir).resolve()
     samples = Path(args.samples)
-    parts = args.only or list(PARTS)
+    parts = args.only or list(DEFAULT_PARTS)
     results: dict[str, Any] = {"machine": _machine(), "started_at": time.strftime("%FT%TZ")}
     if "text" in parts:
         results["text"] = _text_route(samples, work, args.text_pages, args.num_cpus)
@@ -48,6 +66,13 @@ def main(args: argparse.Namespace) -> int:
         counts = [int(value) for value in args.memory_pages.split(",")]
         results["memory"] = _memory(samples, work, counts, args.num_cpus)
         _print_part("memory", results["memory"])
+    if "vlm" in parts:
+        from pipelines.bench.vlm import vlm_route
+
+        results["vlm"] = vlm_route(
+            samples, work, args.vlm_pages, args.vlm_backend, args.vlm_model, args.num_cpus
+        )
+        _print_part("VLM route", results["vlm"])
     report = work / "results.json"
     report.write_text(json.dumps(results, indent=2))
     print(f"\nresults: {report}")

@@ -13,7 +13,7 @@ from ops.imaging import encode
 from ops.ocr import OcrRunner
 from ops.pages import STATUS_PENDING
 from ops.schema import IMAGE_COLUMN, to_table
-from tests.tiny_vlm import build_tiny_vlm
+from pipelines.bench.tiny_vlm import build_tiny_vlm
 
 FAMILIES = ["qwen2_vl", "qwen2_5_vl"]
 

@@ -12,7 +12,7 @@ from ops.backends import MissingDependency, backend_class, create
 from ops.backends.vllm_engine import to_generation
 from ops.vlm.output import Generation
 from ops.vlm.prompt import DEFAULT_PROMPT, render_chat_prompt
-from tests.tiny_vlm import build_tiny_vlm
+from pipelines.bench.tiny_vlm import build_tiny_vlm
 
 
 def test_engine_arguments_and_resources_follow_the_options():

@@ -212,3 +212,5 @@ def test_engine_out_of_memory_splits_batches_and_loses_no_page(tmp_path, samples
     assert len(keys) == len(set(keys)) == result.summary.pages == 27
     assert {row["status"] for row in rows} == {"ok"}
     assert {row["batch_size"] for row in rows} <= {1, 2}
+    assert sum(result.summary.batch_sizes.values()) == 27
+    assert set(result.summary.batch_sizes) <= {1, 2}

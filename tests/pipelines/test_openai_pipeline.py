@@ -41,6 +41,9 @@ def test_pages_go_through_the_endpoint_with_faults_retried(samples, tmp_path):
         assert row["input_tokens"] > 100 and row["output_tokens"] > 0
         assert row["batch_size"] >= 1
     assert len(server.requests) == 4  # each page: one 503, then the answer
+    rows = rows_of(tmp_path)
+    assert result.summary.input_tokens == sum(row["input_tokens"] for row in rows)
+    assert result.summary.fallback_pages == 0
 
 
 def test_runaway_model_output_falls_back_to_tesseract(samples, tmp_path):
@@ -48,6 +51,7 @@ def test_runaway_model_output_falls_back_to_tesseract(samples, tmp_path):
         server.reply = lambda request, count: Reply(text="the " * 800, finish_reason="length")
         result = run(config(server, samples, tmp_path))
     assert result.summary.by_route_status == {"ocr/ok": 2}
+    assert result.summary.fallback_pages == 2 and result.summary.output_tokens > 0
     for row in rows_of(tmp_path):
         truth = samples / "truth" / "scanned-letter" / f"{row['page_number']:04d}.txt"
         assert row["is_fallback"] is True and row["backend"] == "tesseract"

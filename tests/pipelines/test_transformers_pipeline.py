@@ -7,7 +7,7 @@ import pyarrow.dataset as pads
 import pytest
 
 from pipelines import RunConfig, run
-from tests.tiny_vlm import build_tiny_vlm
+from pipelines.bench.tiny_vlm import build_tiny_vlm
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
 

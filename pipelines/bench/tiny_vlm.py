@@ -3,7 +3,8 @@ architectures (the family olmOCR fine-tunes), built locally: config, weights, a 
 trained in code with Qwen's special tokens, the image processor and a chat template.
 
 Nothing is downloaded. The models read nothing sensible, but they exercise the real loading,
-preprocessing, batched generation and decoding code paths of ``transformers``.
+preprocessing, batched generation and decoding code paths of ``transformers``: the tests use them,
+and ``pagemill bench --only vlm`` runs one as a CPU smoke run when no model is given.
 """
 
 from __future__ import annotations
