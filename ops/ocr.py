@@ -130,13 +130,7 @@ class OcrRunner:
             page.row["batch_size"] = outcome.batch_size
             if outcome.error is not None:
                 self._count_failure(outcome.error)
-                _fail(
-                    page.row,
-                    "ocr",
-                    errors.PageTooBigForEngine(
-                        f"the engine ran out of memory on this page: {outcome.error}"
-                    ),
-                )
+                _fail(page.row, "ocr", _engine_failure(outcome.error))
             results.append(outcome.result)
         return results
 
@@ -165,12 +159,7 @@ class OcrRunner:
             (result,) = self.backend.predict_batch([page.image])
         except Exception as exc:
             self._count_failure(exc)
-            failure = (
-                errors.PageTooBigForEngine(f"the engine ran out of memory on this page: {exc}")
-                if is_out_of_memory(exc)
-                else errors.OcrFailed(f"{type(exc).__name__}: {exc}")
-            )
-            _fail(page.row, "ocr", failure)
+            _fail(page.row, "ocr", _engine_failure(exc))
             return None
         finally:
             page.seconds += time.perf_counter() - began
@@ -188,12 +177,7 @@ class OcrRunner:
     def _fall_back(self, page: _Page, failed: OcrResult) -> None:
         """Read a page whose model output stayed unusable with the fallback engine, keeping what
         the model cost (attempts, tokens, its finish reason) on the row."""
-        page.row.update(
-            attempts=failed.attempts,
-            finish_reason=failed.finish_reason,
-            input_tokens=failed.input_tokens,
-            output_tokens=failed.output_tokens,
-        )
+        _record_generation(page.row, failed)
         what = f"the model's output was {failed.problem} after {failed.attempts} attempt(s)"
         if self.fallback is None:
             _fail(page.row, "ocr", errors.DegenerateOutput(f"{what}; no fallback engine is set"))
@@ -209,30 +193,26 @@ class OcrRunner:
             return
         finally:
             page.seconds += time.perf_counter() - began
-        page.row.update(backend=self.fallback.name, model=self.fallback.model, is_fallback=True)
-        self._finish(page, result, self.fallback, model_result=failed)
+        page.row.update(
+            backend=self.fallback.name,
+            model=self.fallback.model,
+            is_fallback=True,
+            attempts=failed.attempts + 1,
+        )
+        self._finish(page, result, self.fallback)
 
-    def _finish(
-        self,
-        page: _Page,
-        result: OcrResult,
-        engine: Backend,
-        model_result: OcrResult | None = None,
-    ) -> None:
+    def _finish(self, page: _Page, result: OcrResult, engine: Backend) -> None:
         if self._orientation is Orientation.AUTO and _looks_wrong(result):
             result = self._retry_upright(page, result, engine)
+        if not page.row.get("is_fallback"):  # a fallback row keeps what the model reported
+            _record_generation(page.row, result)
         text = result.text
-        generated = model_result or result
         page.row.update(
             rotation=page.row.get("rotation") or 0,
             text=text,
             char_count=len(text),
             status=STATUS_OK,
-            attempts=generated.attempts + (1 if model_result else 0),
-            is_fallback=model_result is not None,
-            finish_reason=generated.finish_reason,
-            input_tokens=generated.input_tokens,
-            output_tokens=generated.output_tokens,
+            is_fallback=bool(page.row.get("is_fallback")),
             latency_ms=(page.row.get("latency_ms") or 0.0) + page.seconds * 1000.0,
             processed_at=datetime.now(UTC),
         )
@@ -253,6 +233,21 @@ class OcrRunner:
     def _detect(self, image: Image.Image) -> int:
         assert self._detector is not None, "load() first"
         return self._detector.detect(image).rotation
+
+
+def _record_generation(row: dict[str, Any], result: OcrResult) -> None:
+    row.update(
+        attempts=result.attempts,
+        finish_reason=result.finish_reason,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+    )
+
+
+def _engine_failure(exc: BaseException) -> errors.PageError:
+    if is_out_of_memory(exc):
+        return errors.PageTooBigForEngine(f"the engine ran out of memory on this page: {exc}")
+    return errors.OcrFailed(f"{type(exc).__name__}: {exc}")
 
 
 def _charge(pages: Sequence[_Page], seconds: float) -> None:

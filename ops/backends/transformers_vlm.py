@@ -18,6 +18,7 @@ from PIL import Image
 
 from ops.backends.base import Resources
 from ops.backends.registry import register
+from ops.batching import is_out_of_memory
 from ops.vlm.backend import VLM_OPTIONS, VlmBackend
 from ops.vlm.output import Generation
 from ops.vlm.prompt import render_chat_prompt
@@ -69,6 +70,8 @@ class TransformersBackend(VlmBackend):
         self._model: Any = None
         self._processor: Any = None
         self._device = "cpu"
+        self._chat_prompt = ""
+        self._stop_ids: frozenset[int] = frozenset()
 
     @property
     def model(self) -> str:
@@ -104,14 +107,18 @@ class TransformersBackend(VlmBackend):
             ) from exc
         self._model.to(self._device).eval()
         self._processor.tokenizer.padding_side = "left"
+        self._chat_prompt = render_chat_prompt(self._processor, self.prompt)
+        self._stop_ids = _stop_ids(self._model.generation_config, self._processor.tokenizer)
 
     def generate(self, images: Sequence[Image.Image], temperature: float) -> list[Generation]:
         import torch
 
         assert self._model is not None, "load() first"
-        prompt = render_chat_prompt(self._processor, self.prompt)
         inputs = self._processor(
-            text=[prompt] * len(images), images=list(images), padding=True, return_tensors="pt"
+            text=[self._chat_prompt] * len(images),
+            images=list(images),
+            padding=True,
+            return_tensors="pt",
         ).to(self._device)
         max_new_tokens = int(self.options["max_tokens"])
         sampling: dict[str, Any] = {"do_sample": False}
@@ -122,15 +129,14 @@ class TransformersBackend(VlmBackend):
             with torch.inference_mode():
                 output = self._model.generate(**inputs, max_new_tokens=max_new_tokens, **sampling)
         except Exception as exc:
-            if self._device == "cuda" and type(exc).__name__ == "OutOfMemoryError":
+            if self._device == "cuda" and is_out_of_memory(exc):
                 torch.cuda.empty_cache()  # leave room for the smaller batch the batcher tries
             raise
         prompt_lengths = inputs["attention_mask"].sum(dim=1).tolist()
         new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
-        stop_ids = _stop_ids(self._model.generation_config, self._processor.tokenizer)
         generations = []
         for row, prompt_length in zip(new_tokens, prompt_lengths, strict=True):
-            decoded = split_generated(row, stop_ids, max_new_tokens)
+            decoded = split_generated(row, self._stop_ids, max_new_tokens)
             text = self._processor.tokenizer.decode(decoded.tokens, skip_special_tokens=True)
             generations.append(
                 Generation(text, decoded.finish_reason, int(prompt_length), len(decoded.tokens))

@@ -8,10 +8,11 @@ longest side (olmOCR's choice) keeps body text legible on a letter page at ~1,70
 from __future__ import annotations
 
 import base64
-import io
 import math
 
 from PIL import Image
+
+from ops.imaging import encode
 
 DEFAULT_LONGEST_SIDE = 1288
 # A page with fewer ink pixels (darker than BLANK_LEVEL) than this share is blank: 50 pixels on a
@@ -43,14 +44,9 @@ def prepare_image(
 
 
 def data_url(image: Image.Image, image_format: str = "png") -> str:
-    buffer = io.BytesIO()
-    if image_format == "jpeg":
-        image.save(buffer, format="JPEG", quality=90)
-        mime = "image/jpeg"
-    else:
-        image.save(buffer, format="PNG", compress_level=1)
-        mime = "image/png"
-    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+    """The page encoded as pages travel between stages (``ops.imaging.encode``), as a data URL."""
+    payload = base64.b64encode(encode(image, image_format)).decode("ascii")
+    return f"data:image/{image_format};base64,{payload}"
 
 
 def is_blank(image: Image.Image) -> bool:

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,6 @@ def vlm_route(
             )
         )
     summary = result.summary
-    rows = _model_rows(output, result.run_id)
     wall = summary.wall_seconds
     per_page_s = wall / summary.pages if summary.pages else 0.0
     return {
@@ -72,35 +70,24 @@ def vlm_route(
         "cluster": {"cpus": cpus, "gpus": gpus},
         "pages_per_s": round(summary.pages_per_second, 3),
         "routes": summary.by_route_status,
-        "output_tokens_per_s": round(rows["output_tokens"] / wall, 1) if wall else 0.0,
-        "input_tokens_per_s": round(rows["input_tokens"] / wall, 1) if wall else 0.0,
+        "output_tokens_per_s": round(summary.output_tokens / wall, 1) if wall else 0.0,
+        "input_tokens_per_s": round(summary.input_tokens / wall, 1) if wall else 0.0,
         "gpu_hours_per_million_pages": round(gpus * per_page_s * HOURS_PER_MILLION, 1),
         "cpu_core_hours_per_million_pages": round(cpus * per_page_s * HOURS_PER_MILLION, 1),
-        "fallback_pages": rows["fallback"],
-        "batch_size_pages": rows["batch_sizes"],
-        "batch_size_trajectory": rows["trajectory"],
+        "fallback_pages": summary.fallback_pages,
+        "batch_size_pages": summary.batch_sizes,
+        "batch_size_trajectory": _trajectory(output, result.run_id),
         "gpu_utilisation_percent": utilisation.summary(),
     }
 
 
-def _model_rows(output: Path, run_id: str) -> dict[str, Any]:
+def _trajectory(output: Path, run_id: str) -> list[int]:
+    """Forward batch sizes in the order pages finished, consecutive repeats collapsed."""
     table = pads.dataset(output / "pages", format="parquet").to_table(
-        columns=["batch_size", "input_tokens", "output_tokens", "is_fallback", "processed_at"],
-        filter=(pc.field("run_id") == run_id) & (pc.field("route") == "ocr"),
+        columns=["batch_size", "processed_at"],
+        filter=(pc.field("run_id") == run_id) & pc.field("batch_size").is_valid(),
     )
-    table = table.sort_by("processed_at")
-    sizes = [size for size in table.column("batch_size").to_pylist() if size is not None]
-    return {
-        "input_tokens": sum(value or 0 for value in table.column("input_tokens").to_pylist()),
-        "output_tokens": sum(value or 0 for value in table.column("output_tokens").to_pylist()),
-        "fallback": sum(1 for value in table.column("is_fallback").to_pylist() if value),
-        "batch_sizes": dict(sorted(Counter(sizes).items())),
-        "trajectory": _changes(sizes),
-    }
-
-
-def _changes(sizes: list[int]) -> list[int]:
-    """Batch sizes in the order pages finished, consecutive repeats collapsed."""
+    sizes = table.sort_by("processed_at").column("batch_size").to_pylist()
     return [size for index, size in enumerate(sizes) if index == 0 or size != sizes[index - 1]]
 
 

@@ -3,6 +3,8 @@ protocol, alignment under concurrency, retries with backoff, timeouts, output ch
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from PIL import Image, ImageDraw
 
@@ -25,11 +27,16 @@ def server():
         yield running
 
 
+@contextmanager
 def backend(server: ChatServer, **options):
+    """A loaded backend talking to ``server``, closed afterwards."""
     defaults = {"model": "olmocr-test", "base_url": server.url, "backoff_s": "0.01"}
     instance = create("openai", {**defaults, **{k: str(v) for k, v in options.items()}})
     instance.load()
-    return instance
+    try:
+        yield instance
+    finally:
+        instance.close()
 
 
 def test_pages_round_trip_over_http_aligned_with_their_inputs(server, monkeypatch):
@@ -37,11 +44,8 @@ def test_pages_round_trip_over_http_aligned_with_their_inputs(server, monkeypatc
     # Later pages answer faster, so responses arrive out of order.
     server.reply = lambda request, count: Reply(delay_s=0.05 * (request.image.height % 7))
     pages = [page(index, (600, 800 + index)) for index in range(6)]
-    engine = backend(server, max_concurrency=3)
-    try:
+    with backend(server, max_concurrency=3) as engine:
         results = engine.predict_batch(pages)
-    finally:
-        engine.close()
     prepared = [engine.prepare(image) for image in pages]
     assert [result.text for result in results] == [page_text(image) for image in prepared]
     assert all(result.finish_reason == "stop" and result.attempts == 1 for result in results)
@@ -57,11 +61,8 @@ def test_pages_round_trip_over_http_aligned_with_their_inputs(server, monkeypatc
 
 def test_concurrency_per_actor_is_bounded(server):
     server.reply = lambda request, count: Reply(delay_s=0.1)
-    engine = backend(server, max_concurrency=2)
-    try:
+    with backend(server, max_concurrency=2) as engine:
         engine.predict_batch([page(index) for index in range(8)])
-    finally:
-        engine.close()
     assert server.max_in_flight == 2
 
 
@@ -69,43 +70,35 @@ def test_429_is_retried_after_the_servers_retry_after(server):
     server.reply = lambda request, count: (
         Reply(status=429, headers={"Retry-After": "0.2"}) if count <= 2 else Reply()
     )
-    engine = backend(server)
-    try:
+    with backend(server) as engine:
         (result,) = engine.predict_batch([page(0)])
-    finally:
-        engine.close()
     assert result.text.startswith("# Page") and len(server.requests) == 3
 
 
 def test_persistent_500_gives_up_after_the_retry_budget(server):
     server.reply = lambda request, count: Reply(status=500, error="backend overloaded")
-    engine = backend(server, max_retries=2)
-    try:
-        with pytest.raises(TransientHttpError, match="HTTP 500: backend overloaded"):
-            engine.predict_batch([page(0)])
-    finally:
-        engine.close()
+    with (
+        backend(server, max_retries=2) as engine,
+        pytest.raises(TransientHttpError, match="HTTP 500: backend overloaded"),
+    ):
+        engine.predict_batch([page(0)])
     assert len(server.requests) == 3
 
 
 def test_client_errors_are_not_retried(server):
     server.reply = lambda request, count: Reply(status=400, error="model does not support images")
-    engine = backend(server)
-    try:
-        with pytest.raises(EndpointError, match=r"400 .* does not support images"):
-            engine.predict_batch([page(0)])
-    finally:
-        engine.close()
+    with (
+        backend(server) as engine,
+        pytest.raises(EndpointError, match=r"400 .* does not support images"),
+    ):
+        engine.predict_batch([page(0)])
     assert len(server.requests) == 1
 
 
 def test_a_request_over_its_timeout_is_retried(server):
     server.reply = lambda request, count: Reply(delay_s=1.0) if count == 1 else Reply()
-    engine = backend(server, timeout_s=0.3)
-    try:
+    with backend(server, timeout_s=0.3) as engine:
         (result,) = engine.predict_batch([page(0)])
-    finally:
-        engine.close()
     assert result.text.startswith("# Page") and len(server.requests) == 2
 
 
@@ -113,11 +106,8 @@ def test_runaway_output_is_retried_at_a_higher_temperature(server):
     server.reply = lambda request, count: (
         Reply(text=SENTENCE + " and so on" * 200) if request.temperature == 0 else Reply()
     )
-    engine = backend(server)
-    try:
+    with backend(server) as engine:
         (result,) = engine.predict_batch([page(0)])
-    finally:
-        engine.close()
     assert result.problem is None and result.attempts == 2
     assert result.text.startswith("# Page")
     assert [request.temperature for request in server.requests] == [0.0, 0.4]
@@ -134,21 +124,15 @@ def test_runaway_output_is_retried_at_a_higher_temperature(server):
 )
 def test_output_still_unusable_after_the_last_attempt_is_flagged(server, reply, problem):
     server.reply = lambda request, count: reply
-    engine = backend(server, max_attempts=3)
-    try:
+    with backend(server, max_attempts=3) as engine:
         (result,) = engine.predict_batch([page(0)])
-    finally:
-        engine.close()
     assert result.problem == problem and result.attempts == 3 and len(server.requests) == 3
 
 
 def test_an_empty_answer_for_a_blank_page_is_fine(server):
     server.reply = lambda request, count: Reply(text="")
-    engine = backend(server)
-    try:
+    with backend(server) as engine:
         (result,) = engine.predict_batch([Image.new("L", (600, 800), 255)])
-    finally:
-        engine.close()
     assert result.problem is None and result.text == "" and len(server.requests) == 1
 
 
