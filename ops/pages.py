@@ -10,7 +10,7 @@ one unit's pages.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -50,8 +50,18 @@ class RowContext:
     pipeline_version: str
 
 
-def plan_document(uri: str, options: ExtractOptions) -> list[dict[str, Any]]:
-    """Work units for one document, or a single unit carrying the reason it cannot be processed."""
+def plan_document(
+    uri: str,
+    options: ExtractOptions,
+    done_doc_id: str | None = None,
+    done_pages: Collection[int] = (),
+) -> list[dict[str, Any]]:
+    """Work units for one document, or a single unit carrying the reason it cannot be processed.
+
+    ``done_pages`` of the document whose id is ``done_doc_id`` already have rows in the output
+    (resume): units cover only the other pages. A file whose bytes changed since has another id
+    and is planned whole.
+    """
     kind = kind_from_name(uri)
     try:
         doc_id = fingerprint(uri)
@@ -64,6 +74,11 @@ def plan_document(uri: str, options: ExtractOptions) -> list[dict[str, Any]]:
     except Exception as exc:
         return [_failed_unit(uri, doc_id, kind, "open", exc)]
     step = max(1, options.pages_per_unit)
+    if doc_id == done_doc_id and done_pages:
+        done = set(done_pages)
+        todo = ranges([index for index in range(page_count) if index not in done], step)
+    else:
+        todo = [(start, min(start + step, page_count)) for start in range(0, page_count, step)]
     return [
         {
             "source_uri": uri,
@@ -71,10 +86,21 @@ def plan_document(uri: str, options: ExtractOptions) -> list[dict[str, Any]]:
             "source_kind": kind,
             "page_count": page_count,
             "page_start": start,
-            "page_stop": min(start + step, page_count),
+            "page_stop": stop,
         }
-        for start in range(0, page_count, step)
+        for start, stop in todo
     ]
+
+
+def ranges(pages: Iterable[int], step: int) -> list[tuple[int, int]]:
+    """Page indexes as sorted ``[start, stop)`` runs of consecutive pages, at most ``step`` long."""
+    runs: list[tuple[int, int]] = []
+    for index in sorted(pages):
+        if runs and runs[-1][1] == index and index - runs[-1][0] < step:
+            runs[-1] = (runs[-1][0], index + 1)
+        else:
+            runs.append((index, index + 1))
+    return runs
 
 
 def _count_pages(uri: str, kind: str, options: ExtractOptions) -> int:

@@ -18,6 +18,8 @@ from pyarrow import fs
 from ops.schema import PAGE_SCHEMA, conform
 
 COMPRESSION = "zstd"
+# Readers skip names starting with this (pyarrow datasets ignore them; DuckDB globs *.parquet).
+TEMPORARY_PREFIX = "."
 
 
 def resolve(uri: str) -> tuple[fs.FileSystem, str]:
@@ -38,7 +40,7 @@ def write_shard(table: pa.Table, directory: str, name: str) -> str:
     filesystem, root = resolve(directory)
     filesystem.create_dir(root, recursive=True)
     final = f"{root}/{name}.parquet"
-    temporary = f"{root}/.{name}.parquet.tmp"
+    temporary = f"{root}/{TEMPORARY_PREFIX}{name}.parquet.tmp"
     with filesystem.open_output_stream(temporary) as stream:
         pq.write_table(conform(table, PAGE_SCHEMA), stream, compression=COMPRESSION)
     filesystem.move(temporary, final)

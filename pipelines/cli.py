@@ -192,7 +192,16 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "(bounds memory whatever the input size)",
     )
     cluster.add_argument(
-        "--overwrite", action="store_true", help="replace the pages of an earlier run in OUTPUT"
+        "--overwrite",
+        action="store_true",
+        help="delete what earlier runs wrote to OUTPUT and start clean (default: resume: only "
+        "pages without a row are processed)",
+    )
+    cluster.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="when resuming, also redo pages and documents whose row is an error; their new "
+        "rows replace the error rows",
     )
     cluster.add_argument(
         "--strict", action="store_true", help=f"exit {EXIT_STRICT} if any page or document failed"
@@ -267,7 +276,6 @@ def _with_preset(
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from pipelines.convert import run
     from pipelines.inputs import NoInputs
-    from pipelines.outputs import OutputExists
 
     try:
         config = RunConfig(
@@ -297,6 +305,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             password=args.password,
             password_file=args.password_file,
             overwrite=args.overwrite,
+            retry_failed=args.retry_failed,
             strict=args.strict,
             address=args.address,
             num_cpus=args.num_cpus,
@@ -304,7 +313,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             progress=args.progress,
         )
         result = run(config)
-    except (NoInputs, OutputExists, MissingDependency, ValueError, FileNotFoundError) as exc:
+    except (NoInputs, MissingDependency, ValueError, FileNotFoundError) as exc:
         print(f"pagemill: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(render_summary(config, result))
@@ -324,6 +333,8 @@ def render_summary(config: RunConfig, result) -> str:
     ]
     rows += [[f"  {key}", str(value)] for key, value in summary.by_route_status.items()]
     rows.append(["document errors", str(summary.document_errors)])
+    if summary.documents_skipped or summary.pages_skipped:
+        rows.append(["already done (skipped)", f"{summary.pages_skipped} pages"])
     rows += [[f"  error: {key}", str(value)] for key, value in summary.by_error_type.items()]
     if summary.input_tokens or summary.output_tokens:
         rows.append(["model tokens in / out", f"{summary.input_tokens} / {summary.output_tokens}"])

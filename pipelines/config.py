@@ -36,7 +36,8 @@ class RunConfig:
     max_inflight_mb: int = 512  # object-store memory for pages between stages, per job
     password: str | None = field(default=None, repr=False)
     password_file: str | None = None
-    overwrite: bool = False
+    overwrite: bool = False  # delete what earlier runs wrote; default: resume them
+    retry_failed: bool = False  # on resume, redo pages (and documents) whose row is an error
     strict: bool = False
     address: str | None = None  # attach to this Ray cluster; default: RAY_ADDRESS or a local one
     num_cpus: int | None = None  # CPUs for a local Ray instance

@@ -1,9 +1,11 @@
 """The conversion job as a Ray Data graph:
 
     document URIs → plan (hash, count pages, cut page ranges) → pages (text layer, route, render)
-                  → OCR actor pool (text-route rows pass through) → Parquet shards
+                  → OCR actor pool → Parquet shards
 
-plus the run manifest and summary. Streaming end to end: no stage holds a whole document's pages.
+plus the run manifest and summary. Before and after the graph the OUTPUT is reconciled to one row
+per page, and documents that are already done are left out (resume). Streaming end to end: no
+stage holds a whole document's pages.
 """
 
 from __future__ import annotations
@@ -12,20 +14,23 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import ray
 from ray.data import DataContext
 
 import ops
 from ops.backends import backend_class
-from ops.pages import ExtractOptions, RowContext
+from ops.pages import RowContext
+from ops.reconcile import reconcile
 from pipelines import outputs, scheduling
 from pipelines.config import RunConfig
 from pipelines.inputs import resolve_inputs
+from pipelines.resume import plan_resume
 from pipelines.runtime import cluster_cpus, ensure_ray, job_gpus
-from pipelines.stages import OcrActor, extract_batch, plan_batch
+from pipelines.stages import OcrActor, extract_batch, plan_batch, write_batch
 from pipelines.summary import RunSummary, summarise
 
 # Documents per planning call: small, so that big and small files spread over tasks.
@@ -37,7 +42,8 @@ MAX_UNITS_PER_PAGE_TASK = 16
 MIN_UNITS_PER_PAGE_TASK = 2
 BLOCK_BYTES = 16 * 1024 * 1024
 # OCR rows arrive a few at a time; gather this many per Parquet file rather than one file per batch.
-OCR_ROWS_PER_FILE = 2000
+# It is also the most finished OCR pages a killed job can lose (they are redone on the rerun).
+OCR_ROWS_PER_FILE = 1000
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,12 @@ def new_run_id() -> str:
 
 
 def run(config: RunConfig) -> RunResult:
-    """Convert ``config.input`` into Parquet under ``config.output`` and return the run summary."""
+    """Convert ``config.input`` into Parquet under ``config.output`` and return the run summary.
+
+    An OUTPUT that already holds pages is resumed: only pages without a row are processed (and,
+    with ``retry_failed``, pages whose row is an error), so rerunning a killed or finished command
+    never redoes or duplicates work.
+    """
     uris = resolve_inputs(config.input)
     backend_cls = backend_class(config.backend)
     backend_cls.check_dependencies()
@@ -60,46 +71,48 @@ def run(config: RunConfig) -> RunResult:
     config.batch_policy()  # and batch sizes
     config.resolved_fallback()  # and the fallback engine
     outputs.prepare(config.output, overwrite=config.overwrite)
-    started_ray = ensure_ray(config.address, config.num_cpus, config.gpus)
-    try:
-        with data_context(config):
-            pool = scheduling.plan_pool(
-                backend.declared_resources(),
-                cluster_cpus(),
-                config.pool_size,
-                gpus=job_gpus(config.gpus),
-            )
-            return _execute(uris, config, pool)
-    finally:
-        if started_ray:
-            ray.shutdown()
-
-
-def _execute(uris: list[str], config: RunConfig, pool: scheduling.PoolPlan) -> RunResult:
     run_id = new_run_id()
-    context = RowContext(run_id=run_id, pipeline_version=ops.__version__)
-    started_at = datetime.now(UTC)
     began = time.perf_counter()
-    dataset = build_dataset(uris, config, config.extract_options(), context, pool)
-    # Text-route and error rows are written by the page tasks themselves (stages.extract_batch);
-    # what reaches this write is the OCR actors' output.
-    dataset.write_parquet(
-        outputs.pages_dir(config.output),
-        compression="zstd",
-        min_rows_per_file=min(OCR_ROWS_PER_FILE, config.rows_per_file),
-        max_rows_per_file=config.rows_per_file,
-        ray_remote_args=scheduling.write_task_kwargs(),
-    )
-    summary = summarise(config.output, run_id, len(uris), time.perf_counter() - began)
-    manifest = {
+    manifest: dict[str, Any] = {
         "run_id": run_id,
-        "started_at": started_at.isoformat(),
-        "finished_at": datetime.now(UTC).isoformat(),
+        "state": "running",
+        "started_at": datetime.now(UTC).isoformat(),
         "config": config.public_dict(),
         "versions": outputs.versions(),
-        "cluster": {"cpus": cluster_cpus(), "ocr_pool": pool.describe()},
-        **summary.as_dict(),
     }
+    pages = outputs.pages_dir(config.output)
+    manifest["repaired_before"] = asdict(reconcile(pages))
+    resume = plan_resume(uris, pages, retry_failed=config.retry_failed)
+    manifest["resume"] = resume.describe()
+    outputs.write_inputs(config.output, run_id, uris)
+    outputs.write_manifest(config.output, run_id, manifest)
+    if resume.todo:
+        started_ray = ensure_ray(config.address, config.num_cpus, config.gpus)
+        try:
+            with data_context(config):
+                pool = scheduling.plan_pool(
+                    backend.declared_resources(),
+                    cluster_cpus(),
+                    config.pool_size,
+                    gpus=job_gpus(config.gpus),
+                )
+                manifest["cluster"] = {"cpus": cluster_cpus(), "ocr_pool": pool.describe()}
+                context = RowContext(run_id=run_id, pipeline_version=ops.__version__)
+                build_dataset(resume.todo, config, context, pool).materialize()
+        finally:
+            if started_ray:
+                ray.shutdown()
+    manifest["repaired_after"] = asdict(reconcile(pages))
+    summary = summarise(
+        config.output,
+        run_id,
+        len(uris),
+        time.perf_counter() - began,
+        documents_skipped=resume.documents_done,
+        pages_skipped=resume.pages_done,
+    )
+    manifest.update(state="finished", finished_at=datetime.now(UTC).isoformat())
+    manifest.update(summary.as_dict())
     return RunResult(run_id, summary, outputs.write_manifest(config.output, run_id, manifest))
 
 
@@ -143,16 +156,17 @@ def data_context(config: RunConfig) -> Iterator[None]:
 
 
 def build_dataset(
-    uris: list[str],
+    todo: list[dict[str, Any]],
     config: RunConfig,
-    extract_options: ExtractOptions,
     context: RowContext,
     pool: scheduling.PoolPlan,
 ) -> ray.data.Dataset:
-    units_per_task = units_per_page_task(len(uris))
+    """The conversion graph for the planning items of :func:`pipelines.resume.plan_resume`; its
+    output is one small row per OCR shard written (text-route shards are written upstream)."""
+    extract_options = config.extract_options()
+    units_per_task = units_per_page_task(len(todo))
     documents = ray.data.from_items(
-        [{"source_uri": uri} for uri in uris],
-        override_num_blocks=max(1, min(len(uris), 1 + len(uris) // DOCS_PER_PLAN_CALL)),
+        todo, override_num_blocks=max(1, min(len(todo), 1 + len(todo) // DOCS_PER_PLAN_CALL))
     )
     units = documents.map_batches(
         plan_batch,
@@ -176,7 +190,7 @@ def build_dataset(
     # Blocks of exactly one actor call each, so the last pages spread over the pool instead of
     # queueing behind one actor. Only OCR-route rows come this far, so this costs little.
     ocr_pages = pages.repartition(target_num_rows_per_block=config.rows_per_call)
-    return ocr_pages.map_batches(
+    read = ocr_pages.map_batches(
         OcrActor,
         batch_format="pyarrow",
         batch_size=config.rows_per_call,
@@ -188,6 +202,13 @@ def build_dataset(
             "fallback": config.resolved_fallback(),
         },
         **pool.map_batches_kwargs(),
+    )
+    return read.map_batches(
+        write_batch,
+        batch_format="pyarrow",
+        batch_size=min(OCR_ROWS_PER_FILE, config.rows_per_file),
+        fn_kwargs={"pages_dir": outputs.pages_dir(config.output), "run_id": context.run_id},
+        **scheduling.write_task_kwargs(),
     )
 
 

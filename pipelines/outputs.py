@@ -16,10 +16,7 @@ from ops.shards import resolve
 
 PAGES_DIR = "pages"
 RUNS_DIR = "_runs"
-
-
-class OutputExists(RuntimeError):
-    """OUTPUT already holds pages from an earlier run."""
+INPUTS_SUFFIX = ".inputs.txt.gz"
 
 
 def _join(root: str, *parts: str) -> str:
@@ -28,6 +25,10 @@ def _join(root: str, *parts: str) -> str:
 
 def pages_dir(output: str) -> str:
     return _join(output, PAGES_DIR)
+
+
+def runs_dir(output: str) -> str:
+    return _join(output, RUNS_DIR)
 
 
 def has_pages(output: str) -> bool:
@@ -40,17 +41,12 @@ def has_pages(output: str) -> bool:
 
 
 def prepare(output: str, *, overwrite: bool) -> None:
-    """Refuse to mix runs in one OUTPUT unless asked to start clean; create ``pages/``.
+    """Create ``pages/``; with ``overwrite``, first delete what earlier runs wrote.
 
-    The folder must exist before Ray's Parquet writer starts: a writer that created it and then
-    wrote no rows (every page took the text route) deletes it, page-task shards included.
+    Without ``overwrite`` an existing OUTPUT is resumed (see :mod:`pipelines.resume`). The folder
+    must exist before any writer starts, so that page tasks can write into it at once.
     """
-    if has_pages(output):
-        if not overwrite:
-            raise OutputExists(
-                f"{output!r} already holds pages from an earlier run; pass --overwrite to replace "
-                "them or choose another OUTPUT"
-            )
+    if overwrite:
         filesystem, root = resolve(output)
         for name in (PAGES_DIR, RUNS_DIR):
             path = _join(root, name)
@@ -70,6 +66,40 @@ def write_manifest(output: str, run_id: str, manifest: dict[str, Any]) -> str:
         stream.write(json.dumps(manifest, indent=2, default=str).encode("utf-8"))
     filesystem.move(temporary, path)
     return path
+
+
+def write_inputs(output: str, run_id: str, uris: list[str]) -> str:
+    """The run's resolved inputs, one per line (gzip): what ``pagemill status`` counts as
+    pending when a document has no row yet."""
+    filesystem, root = resolve(runs_dir(output))
+    filesystem.create_dir(root, recursive=True)
+    path = _join(root, f"{run_id}{INPUTS_SUFFIX}")
+    with filesystem.open_output_stream(path + ".tmp", compression="gzip") as stream:
+        stream.write("".join(f"{uri}\n" for uri in uris).encode("utf-8"))
+    filesystem.move(path + ".tmp", path)
+    return path
+
+
+def read_inputs(output: str, run_id: str) -> list[str]:
+    filesystem, root = resolve(runs_dir(output))
+    path = _join(root, f"{run_id}{INPUTS_SUFFIX}")
+    if filesystem.get_file_info(path).type != fs.FileType.File:
+        return []
+    with filesystem.open_input_stream(path, compression="gzip") as stream:
+        return stream.read().decode("utf-8").splitlines()
+
+
+def read_manifests(output: str) -> list[dict[str, Any]]:
+    """Every run's manifest, oldest first."""
+    filesystem, root = resolve(runs_dir(output))
+    if filesystem.get_file_info(root).type != fs.FileType.Directory:
+        return []
+    manifests = []
+    for info in filesystem.get_file_info(fs.FileSelector(root)):
+        if info.type == fs.FileType.File and info.base_name.endswith(".json"):
+            with filesystem.open_input_stream(info.path) as stream:
+                manifests.append(json.loads(stream.read()))
+    return sorted(manifests, key=lambda manifest: manifest.get("started_at", ""))
 
 
 def versions() -> dict[str, str]:

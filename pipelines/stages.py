@@ -31,9 +31,12 @@ MAX_BYTES_PER_PAGE_BATCH = 8 * 1024 * 1024
 
 
 def plan_batch(batch: pa.Table, options: ExtractOptions) -> pa.Table:
+    """Work units for a batch of documents, leaving out pages that already have rows (resume)."""
     units: list[dict[str, Any]] = []
-    for uri in batch.column("source_uri").to_pylist():
-        units.extend(plan_document(uri, options))
+    for item in batch.to_pylist():
+        units.extend(
+            plan_document(item["source_uri"], options, item["done_doc_id"], item["done_pages"])
+        )
     return to_table(units, UNIT_SCHEMA)
 
 
@@ -73,6 +76,24 @@ def extract_batch(
             write_shard(chunk, pages_dir, name if part == 0 else f"{name}-{part}")
     if pending:
         yield to_table(pending)
+
+
+WRITTEN_SCHEMA = pa.schema([pa.field("shard", pa.string()), pa.field("rows", pa.int64())])
+
+
+def write_batch(batch: pa.Table, pages_dir: str, run_id: str) -> pa.Table:
+    """Write finished OCR-route rows as one shard, atomically, named after the pages it holds: a
+    batch Ray retries rewrites the same file instead of adding a second copy of its rows."""
+    if batch.num_rows == 0:
+        return WRITTEN_SCHEMA.empty_table()
+    keys = [
+        f"{doc}#{index}"
+        for doc, index in zip(
+            batch.column("doc_id").to_pylist(), batch.column("page_index").to_pylist(), strict=True
+        )
+    ]
+    path = write_shard(batch, pages_dir, shard_name(f"{run_id}-ocr", keys))
+    return pa.Table.from_pylist([{"shard": path, "rows": batch.num_rows}], schema=WRITTEN_SCHEMA)
 
 
 class OcrActor:

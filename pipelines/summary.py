@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
+from ops.schema import PAGE_SCHEMA
 from pipelines import outputs
 
 
@@ -28,6 +29,9 @@ class RunSummary:
     fallback_pages: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    # Resume: what earlier runs had already done, so this run left it alone.
+    documents_skipped: int = 0
+    pages_skipped: int = 0
 
     @property
     def pages_per_second(self) -> float:
@@ -49,6 +53,10 @@ class RunSummary:
                 "wall_s": round(self.wall_seconds, 3),
                 "pages_per_s": round(self.pages_per_second, 2),
             },
+            "resume": {
+                "documents_skipped": self.documents_skipped,
+                "pages_skipped": self.pages_skipped,
+            },
             "engine": {
                 "pages_by_batch_size": {str(size): n for size, n in self.batch_sizes.items()},
                 "fallback_pages": self.fallback_pages,
@@ -58,8 +66,16 @@ class RunSummary:
         }
 
 
-def summarise(output: str, run_id: str, inputs: int, wall_seconds: float) -> RunSummary:
-    dataset = pads.dataset(outputs.pages_dir(output), format="parquet")
+def summarise(
+    output: str,
+    run_id: str,
+    inputs: int,
+    wall_seconds: float,
+    *,
+    documents_skipped: int = 0,
+    pages_skipped: int = 0,
+) -> RunSummary:
+    dataset = pads.dataset(outputs.pages_dir(output), format="parquet", schema=PAGE_SCHEMA)
     table = dataset.to_table(
         columns=[
             "source_uri",
@@ -98,4 +114,6 @@ def summarise(output: str, run_id: str, inputs: int, wall_seconds: float) -> Run
         fallback_pages=int(pc.sum(pc.cast(table.column("is_fallback"), "int64")).as_py() or 0),
         input_tokens=int(pc.sum(table.column("input_tokens")).as_py() or 0),
         output_tokens=int(pc.sum(table.column("output_tokens")).as_py() or 0),
+        documents_skipped=documents_skipped,
+        pages_skipped=pages_skipped,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -105,18 +106,21 @@ def test_usage_errors_exit_2_with_a_reason(samples, tmp_path, capsys, argv, mess
     assert message in capsys.readouterr().err
 
 
-def test_existing_output_needs_overwrite(converted, samples, capsys):
+def test_rerun_resumes_and_overwrite_starts_clean(samples, tmp_path, capsys):
     argv = [
         "run",
         str(samples / "docs" / "mixed.pdf"),
-        str(converted),
+        str(tmp_path / "o"),
         "--no-progress",
         "--backend",
         "fake",
     ]
-    assert main(argv) == EXIT_USAGE
-    assert "--overwrite" in capsys.readouterr().err
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert re.search(r"already done \(skipped\)\s*\|\s*3 pages", capsys.readouterr().out)
     assert main([*argv, "--overwrite"]) == 0
+    assert "already done" not in capsys.readouterr().out
 
 
 def test_strict_mode_fails_on_error_rows(samples, tmp_path, capsys):
