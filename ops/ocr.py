@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,12 +30,14 @@ from PIL import Image
 from ops import errors, imaging
 from ops.backends.base import Backend, OcrResult
 from ops.batching import AdaptiveBatcher, BatchPolicy, is_out_of_memory
+from ops.flight import Guard, Verdict, failure_message
 from ops.orientation import OrientationDetector, upright
-from ops.pages import STATUS_PENDING
+from ops.pages import STATUS_PENDING, page_key
 from ops.schema import IMAGE_COLUMN, PAGE_SCHEMA, STATUS_ERROR, STATUS_OK, conform, to_table
 from ops.text_quality import assess
 
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 25
+OCR_STAGE = "ocr"  # page keys in the flight log
 # An engine result below either bar sends the page to orientation detection (``auto``).
 SUSPECT_CONFIDENCE = 70.0
 SUSPECT_VISIBLE_CHARS = 20
@@ -67,8 +70,12 @@ class OcrRunner:
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
         batch_policy: BatchPolicy | None = None,
         fallback: Backend | None = None,
+        guard: Guard | None = None,
+        page_timeout_s: float | None = None,
     ) -> None:
         self.backend = backend
+        self.guard = guard
+        self.page_timeout_s = page_timeout_s  # per page of an engine call
         self.fallback = fallback
         self._fallback_loaded = False
         self.batcher = AdaptiveBatcher(batch_policy or backend.batch_policy)
@@ -98,8 +105,12 @@ class OcrRunner:
             return conform(table, PAGE_SCHEMA)
         done = conform(table.filter(pc.invert(pending)), PAGE_SCHEMA)
         rows = table.filter(pending).to_pylist()
+        verdicts = self._triage(rows)
         pages = [page for page in map(self._prepare, rows) if page is not None]
-        for page, result in zip(pages, self._read(pages), strict=True):
+        suspects = [page for page in pages if _key(page.row) in verdicts]
+        pages = [page for page in pages if _key(page.row) not in verdicts]
+        results = self._read(pages) + [self._read_suspect(page, verdicts) for page in suspects]
+        for page, result in zip(pages + suspects, results, strict=True):
             if result is None:
                 continue
             if result.problem:
@@ -108,12 +119,45 @@ class OcrRunner:
                 self._finish(page, result, self.backend)
         return pa.concat_tables([done, to_table(rows, PAGE_SCHEMA)])
 
+    def _triage(self, rows: list[dict[str, Any]]) -> dict[str, Verdict]:
+        """Pages that took an engine process down before; raises if the engine keeps dying."""
+        if self.guard is None:
+            return {}
+        verdicts, dead = self.guard.triage(OCR_STAGE, [_key(row) for row in rows])
+        if dead:
+            raise EngineDead(f"backend {self.backend.name!r} is dead: {dead}")
+        return verdicts
+
+    def _read_suspect(self, page: _Page, verdicts: dict[str, Verdict]) -> OcrResult | None:
+        """A page that was in an engine call when its process died: read alone, so a second
+        death names it; given up on (an error row) once it has killed ``max_attempts`` times."""
+        verdict = verdicts[_key(page.row)]
+        if verdict.failed:
+            error_type, message = failure_message(verdict, "the engine call on this page")
+            _fail(page.row, "ocr", errors.PageError(message, error_type=error_type))
+            return None
+        page.row["batch_size"] = 1
+        return self._read_one(page)
+
+    def _engine_call(self, pages: Sequence[_Page]) -> AbstractContextManager[None]:
+        """The hard deadline (and flight-log entry) for one engine call."""
+        if self.guard is None:
+            return nullcontext()
+        keys = [_key(page.row) for page in pages]
+        seconds = self.page_timeout_s * len(pages) if self.page_timeout_s else None
+        stack = ExitStack()
+        stack.enter_context(self.guard.hold(OCR_STAGE, keys, alone=len(keys) == 1, seconds=seconds))
+        stack.enter_context(self.guard.watch(keys[0] if len(keys) == 1 else None, seconds))
+        return stack
+
     def _prepare(self, row: dict[str, Any]) -> _Page | None:
         """Decode (and with ``always``, turn upright); a failure makes ``row`` an error row."""
         row.update(backend=self.backend.name, model=self.backend.model)
         began = time.perf_counter()
         try:
             image = imaging.decode(row.pop(IMAGE_COLUMN))
+            # Which page this is, for engines that log or (the fake one) inject faults by page.
+            image.info.update(source_uri=row["source_uri"], page_number=row["page_number"])
             if self._orientation is Orientation.ALWAYS:
                 row["rotation"] = self._detect(image)
                 image = upright(image, row["rotation"])
@@ -139,7 +183,8 @@ class OcrRunner:
         other pages of the batch still come out."""
         began = time.perf_counter()
         try:
-            results = self.backend.predict_batch([page.image for page in pages])
+            with self._engine_call(pages):
+                results = self.backend.predict_batch([page.image for page in pages])
             if len(results) != len(pages):
                 raise errors.OcrFailed(
                     f"backend returned {len(results)} results for {len(pages)} pages"
@@ -156,7 +201,8 @@ class OcrRunner:
     def _read_one(self, page: _Page) -> OcrResult | None:
         began = time.perf_counter()
         try:
-            (result,) = self.backend.predict_batch([page.image])
+            with self._engine_call([page]):
+                (result,) = self.backend.predict_batch([page.image])
         except Exception as exc:
             self._count_failure(exc)
             _fail(page.row, "ocr", _engine_failure(exc))
@@ -233,6 +279,10 @@ class OcrRunner:
     def _detect(self, image: Image.Image) -> int:
         assert self._detector is not None, "load() first"
         return self._detector.detect(image).rotation
+
+
+def _key(row: dict[str, Any]) -> str:
+    return page_key(OCR_STAGE, row["source_uri"], row["page_index"])
 
 
 def _record_generation(row: dict[str, Any], result: OcrResult) -> None:

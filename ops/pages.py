@@ -10,7 +10,8 @@ one unit's pages.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pypdfium2 as pdfium
 
 from ops import errors, image_documents
+from ops.flight import Guard, Verdict, failure_message, guarded
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode
 from ops.pdf.document import opened_pdf
 from ops.pdf.render import render_page
@@ -28,6 +30,7 @@ from ops.sources import fingerprint, kind_from_name, open_stream
 from ops.text_quality import assess
 
 TEXT_BACKEND = "pdfium"
+RENDER_STAGE = "render"  # page keys in the flight log
 STATUS_PENDING = "pending"  # an OCR-route row on its way to a backend; never written
 
 
@@ -40,6 +43,7 @@ class ExtractOptions:
     password: str | None = field(default=None, repr=False)
     pages_per_unit: int = 16
     image_format: str = "png"  # how rendered pages travel to the OCR actors: png | jpeg
+    page_timeout_s: float | None = None  # hard limit per page (render / text layer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +125,23 @@ def _failed_unit(
     uri: str, doc_id: str | None, kind: str, stage: str, exc: BaseException
 ) -> dict[str, Any]:
     error_type, message = errors.describe(exc)
+    return failed_unit(uri, error_type, message, doc_id=doc_id, kind=kind, stage=stage)
+
+
+def failed_unit(
+    uri: str,
+    error_type: str,
+    message: str,
+    *,
+    doc_id: str | None = None,
+    kind: str | None = None,
+    stage: str = "open",
+) -> dict[str, Any]:
+    """A unit that stands for the document's error row."""
     return {
         "source_uri": uri,
         "doc_id": doc_id,
-        "source_kind": kind,
+        "source_kind": kind or kind_from_name(uri),
         "page_count": None,
         "page_start": 0,
         "page_stop": 0,
@@ -134,10 +151,23 @@ def _failed_unit(
     }
 
 
+def page_key(stage: str, uri: str, index: int) -> str:
+    """A page's name in the flight log (:mod:`ops.flight`)."""
+    return f"{stage}:{uri}#{index}"
+
+
 def extract_unit(
-    unit: dict[str, Any], options: ExtractOptions, context: RowContext
+    unit: dict[str, Any],
+    options: ExtractOptions,
+    context: RowContext,
+    guard: Guard | None = None,
+    verdicts: Mapping[str, Verdict] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Rows for the pages of one work unit (or the document's error row)."""
+    """Rows for the pages of one work unit (or the document's error row).
+
+    With a ``guard`` every page runs under the hard deadline; pages that killed workers before
+    (``verdicts``) are read alone, or become error rows once they have done it too often.
+    """
     base = {
         "doc_id": unit["doc_id"],
         "source_uri": unit["source_uri"],
@@ -151,9 +181,10 @@ def extract_unit(
         return
     start, stop = int(unit["page_start"]), int(unit["page_stop"])
     pages = _pdf_pages if unit["source_kind"] == "pdf" else _image_pages
+    watch = _PageWatch(unit["source_uri"], options.page_timeout_s, guard, verdicts or {})
     done = start
     try:
-        for row in pages(unit["source_uri"], start, stop, base, options):
+        for row in pages(unit["source_uri"], start, stop, base, options, watch):
             done = row["page_index"] + 1
             yield row
     except Exception as exc:  # the file changed, vanished or broke since planning
@@ -162,12 +193,43 @@ def extract_unit(
             yield _error_row(base, index, "read", error_type, message)
 
 
+@dataclass(frozen=True, slots=True)
+class _PageWatch:
+    uri: str
+    seconds: float | None
+    guard: Guard | None
+    verdicts: Mapping[str, Verdict]
+
+    def failure(self, base: dict[str, Any], index: int) -> dict[str, Any] | None:
+        """The error row of a page that has killed workers too often, else None."""
+        verdict = self.verdicts.get(page_key(RENDER_STAGE, self.uri, index))
+        if verdict is None or not verdict.failed:
+            return None
+        error_type, message = failure_message(verdict, f"page {index + 1}")
+        return _error_row(base, index, "render", error_type, message)
+
+    def page(self, index: int) -> AbstractContextManager[None]:
+        key = page_key(RENDER_STAGE, self.uri, index)
+        return guarded(self.guard, RENDER_STAGE, key, self.verdicts.get(key), self.seconds)
+
+
 def _pdf_pages(
-    uri: str, start: int, stop: int, base: dict[str, Any], options: ExtractOptions
+    uri: str,
+    start: int,
+    stop: int,
+    base: dict[str, Any],
+    options: ExtractOptions,
+    watch: _PageWatch,
 ) -> Iterator[dict[str, Any]]:
     with opened_pdf(uri, options.password) as document:
         for index in range(start, stop):
-            yield _pdf_page(document, index, base, options)
+            failed = watch.failure(base, index)
+            if failed is not None:
+                yield failed
+                continue
+            with watch.page(index):
+                row = _pdf_page(document, index, base, options)
+            yield row  # outside the deadline: the consumer's time is not the page's
 
 
 def _pdf_page(
@@ -222,10 +284,27 @@ def _pdf_page(
 
 
 def _image_pages(
-    uri: str, start: int, stop: int, base: dict[str, Any], options: ExtractOptions
+    uri: str,
+    start: int,
+    stop: int,
+    base: dict[str, Any],
+    options: ExtractOptions,
+    watch: _PageWatch,
 ) -> Iterator[dict[str, Any]]:
     with open_stream(uri) as stream:
-        yield from _image_frames(stream, start, stop, base, options)
+        frames = _image_frames(stream, start, stop, base, options)
+        for index in range(start, stop):
+            failed = watch.failure(base, index)
+            if failed is not None:  # never decode it again: carry on after it
+                yield failed
+                stream.seek(0)
+                frames = _image_frames(stream, index + 1, stop, base, options)
+                continue
+            with watch.page(index):  # a frame is decoded when the generator advances
+                row = next(frames, None)
+            if row is None:
+                return
+            yield row
 
 
 def _image_frames(

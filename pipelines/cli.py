@@ -156,6 +156,28 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=32,
         help="pages per work unit (bounds memory per task)",
     )
+    limits = run.add_argument_group("deadlines and crashes")
+    limits.add_argument(
+        "--page-timeout",
+        type=float,
+        default=120.0,
+        help="seconds a page may take to render, or to read per page of an engine call, before "
+        "its worker is killed and the page retried (then an error row with error_type=timeout); "
+        "holds even when native code never returns; 0 = no limit",
+    )
+    limits.add_argument(
+        "--document-timeout",
+        type=float,
+        default=600.0,
+        help="seconds opening one document may take (same handling); 0 = no limit",
+    )
+    limits.add_argument(
+        "--max-attempts",
+        type=int,
+        default=2,
+        help="worker processes a page (or document) may take down, by crashing or overrunning "
+        "its deadline, before it becomes an error row and the job moves on",
+    )
     secrets = run.add_argument_group("encrypted PDFs")
     secrets.add_argument(
         "--password",
@@ -311,15 +333,39 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             num_cpus=args.num_cpus,
             gpus=args.gpus,
             progress=args.progress,
+            page_timeout=args.page_timeout,
+            document_timeout=args.document_timeout,
+            max_attempts=args.max_attempts,
         )
+    except ValueError as exc:
+        print(f"pagemill: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         result = run(config)
     except (NoInputs, MissingDependency, ValueError, FileNotFoundError) as exc:
         print(f"pagemill: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # the job itself failed (a dead engine): say why, in one line
+        print(f"pagemill: error: the job failed: {failure_reason(exc)}", file=sys.stderr)
+        print(
+            "pagemill: finished pages are kept; rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     print(render_summary(config, result))
     if config.strict and result.summary.error_rows:
         return EXIT_STRICT
     return EXIT_OK
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The line that names the cause, out of Ray's wrapped and chained task errors."""
+    text = str(exc)
+    for marker in ("EngineDead: ", "Error: "):
+        for line in text.splitlines():
+            if marker in line:
+                return line.split(marker, 1)[1].strip()
+    return text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
 
 
 def render_summary(config: RunConfig, result) -> str:

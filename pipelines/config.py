@@ -8,6 +8,7 @@ from typing import Any
 
 from ops.backends import backend_class
 from ops.batching import BatchPolicy
+from ops.flight import IsolationSettings
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS
 from ops.pages import ExtractOptions
 from ops.routing import RouteMode, RoutingPolicy
@@ -43,6 +44,9 @@ class RunConfig:
     num_cpus: int | None = None  # CPUs for a local Ray instance
     gpus: float | None = None  # GPUs the job uses; default: all the cluster advertises
     progress: bool = True
+    page_timeout: float | None = 120.0  # hard limit per page render / engine page; None: off
+    document_timeout: float | None = 600.0  # hard limit on opening one document
+    max_attempts: int = 2  # worker deaths a page may cause before it becomes an error row
     preset: str | None = None  # recorded in the manifest; the CLI applied its values
 
     def resolved_password(self) -> str | None:
@@ -62,6 +66,17 @@ class RunConfig:
             password=self.resolved_password(),
             pages_per_unit=self.pages_per_unit,
             image_format=self.resolved_image_format(),
+            page_timeout_s=self.page_timeout or None,
+        )
+
+    def isolation(self, recorder: str) -> IsolationSettings:
+        if self.max_attempts < 1:
+            raise ValueError(f"--max-attempts must be at least 1, got {self.max_attempts}")
+        return IsolationSettings(
+            recorder=recorder,
+            page_timeout_s=self.page_timeout or None,
+            document_timeout_s=self.document_timeout or None,
+            max_attempts=self.max_attempts,
         )
 
     def batch_policy(self) -> BatchPolicy:

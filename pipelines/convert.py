@@ -23,11 +23,13 @@ from ray.data import DataContext
 
 import ops
 from ops.backends import backend_class
+from ops.flight import IsolationSettings
 from ops.pages import RowContext
 from ops.reconcile import reconcile
 from pipelines import outputs, scheduling
 from pipelines.config import RunConfig
 from pipelines.inputs import resolve_inputs
+from pipelines.isolation import start_recorder
 from pipelines.resume import plan_resume
 from pipelines.runtime import cluster_cpus, ensure_ray, job_gpus
 from pipelines.stages import OcrActor, extract_batch, plan_batch, write_batch
@@ -98,7 +100,10 @@ def run(config: RunConfig) -> RunResult:
                 )
                 manifest["cluster"] = {"cpus": cluster_cpus(), "ocr_pool": pool.describe()}
                 context = RowContext(run_id=run_id, pipeline_version=ops.__version__)
-                build_dataset(resume.todo, config, context, pool).materialize()
+                isolation = config.isolation(f"pagemill-flight-{run_id}")
+                recorder = start_recorder(isolation)
+                build_dataset(resume.todo, config, context, pool, isolation).materialize()
+                manifest["worker_deaths"] = ray.get(recorder.deaths.remote())
         finally:
             if started_ray:
                 ray.shutdown()
@@ -160,6 +165,7 @@ def build_dataset(
     config: RunConfig,
     context: RowContext,
     pool: scheduling.PoolPlan,
+    isolation: IsolationSettings | None = None,
 ) -> ray.data.Dataset:
     """The conversion graph for the planning items of :func:`pipelines.resume.plan_resume`; its
     output is one small row per OCR shard written (text-route shards are written upstream)."""
@@ -172,7 +178,7 @@ def build_dataset(
         plan_batch,
         batch_format="pyarrow",
         batch_size=DOCS_PER_PLAN_CALL,
-        fn_kwargs={"options": extract_options},
+        fn_kwargs={"options": extract_options, "isolation": isolation},
         **scheduling.page_task_kwargs(),
     ).repartition(target_num_rows_per_block=units_per_task)
     pages = units.map_batches(
@@ -184,6 +190,7 @@ def build_dataset(
             "context": context,
             "pages_dir": outputs.pages_dir(config.output),
             "rows_per_file": config.rows_per_file,
+            "isolation": isolation,
         },
         **scheduling.page_task_kwargs(),
     )
@@ -200,6 +207,7 @@ def build_dataset(
             "orientation": config.orientation,
             "batch_policy": config.batch_policy(),
             "fallback": config.resolved_fallback(),
+            "isolation": isolation,
         },
         **pool.map_batches_kwargs(),
     )

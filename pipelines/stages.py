@@ -7,22 +7,31 @@ change a column's type (Ray infers an all-null column as float and the Parquet w
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import Any
 
 import pyarrow as pa
 
 from ops.backends import create
 from ops.batching import BatchPolicy
-from ops.ocr import OcrRunner
+from ops.flight import Guard, IsolationSettings, Verdict, failure_message, guarded
+from ops.ocr import OCR_STAGE, EngineDead, OcrRunner
 from ops.pages import (
+    RENDER_STAGE,
     STATUS_PENDING,
     ExtractOptions,
     RowContext,
     extract_unit,
+    failed_unit,
+    page_key,
     plan_document,
 )
 from ops.schema import IMAGE_COLUMN, UNIT_SCHEMA, to_table
 from ops.shards import shard_name, write_shard
+from pipelines.isolation import guard_for
+
+PLAN_STAGE = "plan"  # document keys in the flight log
+LOAD_STAGE = "load"
 
 # OCR-route output of the page stage is cut at whichever comes first, so that a unit of large
 # rendered pages never sits in one oversized table.
@@ -30,13 +39,33 @@ MAX_ROWS_PER_PAGE_BATCH = 64
 MAX_BYTES_PER_PAGE_BATCH = 8 * 1024 * 1024
 
 
-def plan_batch(batch: pa.Table, options: ExtractOptions) -> pa.Table:
-    """Work units for a batch of documents, leaving out pages that already have rows (resume)."""
+def plan_batch(
+    batch: pa.Table, options: ExtractOptions, isolation: IsolationSettings | None = None
+) -> pa.Table:
+    """Work units for a batch of documents, leaving out pages that already have rows (resume).
+
+    Opening a document runs under the per-document deadline; a document that killed workers
+    before is planned alone, and becomes an error row once it has done so too often.
+    """
+    items = batch.to_pylist()
+    guard = guard_for(isolation)
+    keys = [f"{PLAN_STAGE}:{item['source_uri']}" for item in items]
+    verdicts = guard.triage(PLAN_STAGE, keys)[0] if guard else {}
+    seconds = isolation.document_timeout_s if isolation else None
     units: list[dict[str, Any]] = []
-    for item in batch.to_pylist():
-        units.extend(
-            plan_document(item["source_uri"], options, item["done_doc_id"], item["done_pages"])
-        )
+    with guard.hold(PLAN_STAGE, keys, seconds=seconds) if guard else nullcontext():
+        for key, item in zip(keys, items, strict=True):
+            verdict = verdicts.get(key)
+            if verdict is not None and verdict.failed:
+                error_type, message = failure_message(verdict, "opening the document")
+                units.append(failed_unit(item["source_uri"], error_type, message))
+                continue
+            with guarded(guard, PLAN_STAGE, key, verdict, seconds):
+                units.extend(
+                    plan_document(
+                        item["source_uri"], options, item["done_doc_id"], item["done_pages"]
+                    )
+                )
     return to_table(units, UNIT_SCHEMA)
 
 
@@ -46,20 +75,44 @@ def extract_batch(
     context: RowContext,
     pages_dir: str,
     rows_per_file: int,
+    isolation: IsolationSettings | None = None,
 ) -> Iterator[pa.Table]:
     """Page rows for a batch of work units.
 
     Finished rows (text route, errors) are written here, as one shard per batch, and never travel
     further: most pages of most corpora take the text route, and sending them through the model
     actors and a separate write stage costs more than extracting them. Only OCR-route rows are
-    yielded, in bounded tables, for the actor pool.
+    yielded, in bounded tables, for the actor pool. Every page runs under the hard deadline, and
+    the batch's pages are declared to the flight log (:mod:`ops.flight`) first.
     """
     units = batch.to_pylist()
+    guard = guard_for(isolation)
+    keys = [
+        page_key(RENDER_STAGE, unit["source_uri"], index)
+        for unit in units
+        for index in range(unit["page_start"], unit["page_stop"])
+    ]
+    verdicts = guard.triage(RENDER_STAGE, keys)[0] if guard else {}
+    with guard.hold(RENDER_STAGE, keys) if guard else nullcontext():
+        yield from _extract_units(
+            units, options, context, pages_dir, rows_per_file, guard, verdicts
+        )
+
+
+def _extract_units(
+    units: list[dict[str, Any]],
+    options: ExtractOptions,
+    context: RowContext,
+    pages_dir: str,
+    rows_per_file: int,
+    guard: Guard | None,
+    verdicts: dict[str, Verdict],
+) -> Iterator[pa.Table]:
     finished: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
     pending_bytes = 0
     for unit in units:
-        for row in extract_unit(unit, options, context):
+        for row in extract_unit(unit, options, context, guard, verdicts):
             if row.get("status") != STATUS_PENDING:
                 finished.append(row)
                 continue
@@ -110,17 +163,37 @@ class OcrActor:
         orientation: str,
         batch_policy: BatchPolicy,
         fallback: str | None,
+        isolation: IsolationSettings | None = None,
     ) -> None:
+        self._guard = guard_for(isolation)
         self._runner = OcrRunner(
             create(backend, backend_options),
             orientation=orientation,
             batch_policy=batch_policy,
             fallback=create(fallback) if fallback else None,
+            guard=self._guard,
+            page_timeout_s=isolation.page_timeout_s if isolation else None,
         )
         self._loaded = False
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         if not self._loaded:
-            self._runner.load()
+            self._load()
             self._loaded = True
         return self._runner.process(batch)
+
+    def _load(self) -> None:
+        """Load the engine, counting a process that dies while loading as an engine death: an
+        engine that cannot load (a segfault, the GPU gone) fails the job after a few restarts
+        instead of restarting forever."""
+        if self._guard is None:
+            self._runner.load()
+            return
+        import ray
+
+        key = f"{LOAD_STAGE}:{ray.get_runtime_context().get_actor_id()}"
+        _, dead = self._guard.triage(OCR_STAGE, [key])
+        if dead:
+            raise EngineDead(f"the OCR engine is dead: {dead}")
+        with self._guard.hold(OCR_STAGE, [key], alone=True, progress=False):
+            self._runner.load()
