@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parser.set_defaults(run_parser=_add_run(commands))
     _add_query(commands)
+    _add_status(commands)
     _add_bench(commands)
     return parser
 
@@ -247,6 +248,18 @@ def _add_query(commands: argparse._SubParsersAction) -> None:
     query.add_argument("--max-width", type=int, default=60, help="truncate table cells to this")
 
 
+def _add_status(commands: argparse._SubParsersAction) -> None:
+    status = commands.add_parser(
+        "status",
+        help="what an output holds and what is left to do",
+        description="Pages done, failed and pending per run and per route, the most common "
+        "errors with an example each, and the command that finishes the job. Reads only "
+        "OUTPUT (no Ray).",
+    )
+    status.add_argument("output", metavar="OUTPUT")
+    status.add_argument("--format", choices=["table", "json"], default="table")
+
+
 def _add_bench(commands: argparse._SubParsersAction) -> None:
     from pipelines.bench import add_arguments
 
@@ -275,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(parser, _with_preset(parser, args, argv))
     if args.command == "query":
         return _query(args)
+    if args.command == "status":
+        return _status(args)
     from pipelines.bench import main as bench_main
 
     return bench_main(args)
@@ -401,6 +416,23 @@ def render_summary(config: RunConfig, result) -> str:
     )
     table = format_table(["pagemill run " + result.run_id, "count"], rows)
     return f"\n{table}\n\nquery it:\n  {example}\n"
+
+
+def _status(args: argparse.Namespace) -> int:
+    import json
+
+    from pipelines import outputs
+    from pipelines.status import collect, render
+
+    if not outputs.has_pages(args.output) and not outputs.read_manifests(args.output):
+        print(f"pagemill: error: {args.output!r} holds no pagemill output", file=sys.stderr)
+        return EXIT_USAGE
+    status = collect(args.output)
+    if args.format == "json":
+        print(json.dumps(status.as_dict(), indent=1, default=str))
+    else:
+        print(render(status))
+    return EXIT_OK
 
 
 def _query(args: argparse.Namespace) -> int:

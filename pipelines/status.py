@@ -1,0 +1,154 @@
+"""``pagemill status OUTPUT``: what an OUTPUT holds and what is left, without starting Ray.
+
+Counts come from the Parquet rows (the record of finished work) and the run manifests (what each
+run set out to do): pages done and failed per run and per route, pages still pending (documents
+partly done, inputs never started), the most common errors with an example each, and the command
+that finishes the job.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from ops import ledger
+from ops.schema import STATUS_OK
+from pipelines import outputs
+from pipelines.sql import format_table
+
+WORST_ERRORS = 5
+
+
+@dataclass
+class Status:
+    output: str
+    runs: list[dict[str, Any]] = field(default_factory=list)  # run_id, state, ok, failed
+    by_route: dict[str, dict[str, int]] = field(default_factory=dict)  # route -> ok/error
+    pages_ok: int = 0
+    pages_failed: int = 0
+    document_errors: int = 0
+    pages_pending: int = 0  # of documents partly done
+    documents_not_started: int = 0  # inputs of the latest run with no row at all
+    errors: list[dict[str, Any]] = field(default_factory=list)  # type, count, example
+    next_commands: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def collect(output: str) -> Status:
+    status = Status(output)
+    manifests = outputs.read_manifests(output)
+    table = ledger.read_keys(
+        outputs.pages_dir(output),
+        [*ledger.KEY_COLUMNS, "route", "run_id", "error_type", "error_message"],
+    )
+    rows = table.to_pylist()
+    per_run: dict[str, Counter] = {}
+    per_error: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        ok = row["status"] == STATUS_OK
+        per_run.setdefault(row["run_id"], Counter())["ok" if ok else "failed"] += 1
+        if row["page_index"] is None:
+            status.document_errors += 1
+        elif ok:
+            status.pages_ok += 1
+        else:
+            status.pages_failed += 1
+        route = status.by_route.setdefault(row["route"] or "unrouted", {"ok": 0, "error": 0})
+        route["ok" if ok else "error"] += 1
+        if not ok:
+            per_error.setdefault(row["error_type"] or "unknown", []).append(row)
+    for manifest in manifests:
+        run_id = manifest.get("run_id", "?")
+        counts = per_run.get(run_id, Counter())
+        state = manifest.get("state", "finished")
+        status.runs.append(
+            {
+                "run_id": run_id,
+                "state": "interrupted or running" if state == "running" else state,
+                "started_at": manifest.get("started_at", ""),
+                "rows_ok": counts["ok"],
+                "rows_failed": counts["failed"],
+            }
+        )
+    records = ledger.load(outputs.pages_dir(output))
+    status.pages_pending = sum(
+        record.pending(retry_failed=False) or 0
+        for record in records.values()
+        if not record.document_error
+    )
+    latest = manifests[-1] if manifests else None
+    if latest is not None:
+        inputs = outputs.read_inputs(output, latest["run_id"])
+        status.documents_not_started = sum(1 for uri in inputs if uri not in records)
+    for error_type, failed in sorted(per_error.items(), key=lambda item: -len(item[1])):
+        example = failed[0]
+        where = example["source_uri"]
+        if example["page_index"] is not None:
+            where += f" page {example['page_index'] + 1}"
+        status.errors.append(
+            {
+                "error_type": error_type,
+                "rows": len(failed),
+                "example": where,
+                "message": example["error_message"],
+            }
+        )
+    status.errors = status.errors[:WORST_ERRORS]
+    status.next_commands = _next_commands(status, latest)
+    return status
+
+
+def _next_commands(status: Status, latest: dict[str, Any] | None) -> list[str]:
+    if latest is None:
+        return []
+    config = latest.get("config", {})
+    base = ["pagemill", "run", str(config.get("input", "INPUT")), status.output]
+    if config.get("backend") and config["backend"] != "tesseract":
+        base += ["--backend", config["backend"]]
+    if config.get("preset"):
+        base += ["--preset", config["preset"]]
+    commands = []
+    if status.pages_pending or status.documents_not_started:
+        commands.append(shlex.join(base) + "    # finish the pending pages")
+    if status.pages_failed or status.document_errors:
+        commands.append(shlex.join([*base, "--retry-failed"]) + "    # also redo the failed ones")
+    return commands
+
+
+def render(status: Status) -> str:
+    done = [
+        ["pages ok", str(status.pages_ok)],
+        ["pages failed", str(status.pages_failed)],
+        ["documents that never opened", str(status.document_errors)],
+        ["pages pending (documents partly done)", str(status.pages_pending)],
+        ["documents not started", str(status.documents_not_started)],
+    ]
+    parts = [format_table([f"pagemill status {status.output}", "count"], done)]
+    if status.by_route:
+        routes = [[route, str(c["ok"]), str(c["error"])] for route, c in status.by_route.items()]
+        parts.append(format_table(["route", "ok", "error"], sorted(routes)))
+    if status.runs:
+        runs = [
+            [r["run_id"], r["state"], str(r["rows_ok"]), str(r["rows_failed"])] for r in status.runs
+        ]
+        parts.append(format_table(["run", "state", "rows ok", "rows failed"], runs))
+    if status.errors:
+        worst = [
+            [e["error_type"], str(e["rows"]), e["example"], _short(e["message"])]
+            for e in status.errors
+        ]
+        parts.append(format_table(["error", "rows", "example", "message"], worst))
+    if status.next_commands:
+        parts.append("next:\n" + "\n".join(f"  {command}" for command in status.next_commands))
+    else:
+        parts.append("nothing left to do")
+    return "\n\n".join(parts)
+
+
+def _short(text: str | None, width: int = 90) -> str:
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
