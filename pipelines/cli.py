@@ -442,7 +442,7 @@ def _query(args: argparse.Namespace) -> int:
 
     try:
         columns, rows = run_query(args.output, args.sql)
-    except (FileNotFoundError, duckdb.Error) as exc:
+    except (FileNotFoundError, ValueError, duckdb.Error) as exc:
         print(f"pagemill: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(format_rows(columns, rows, args.format, args.max_width))

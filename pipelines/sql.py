@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from typing import Any
 
 import duckdb
@@ -12,14 +13,37 @@ import duckdb
 from pipelines import outputs
 
 
+class ReadOnlyQuery(ValueError):
+    """The SQL would do more than read the output."""
+
+
 def connect(output: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that can read OUTPUT's pages and nothing else on the file system: no
+    other file, no ATTACH, and (locked) no way to switch that off from SQL."""
     connection = duckdb.connect(":memory:")
-    pattern = outputs.pages_dir(output).rstrip("/") + "/**/*.parquet"
-    escaped = pattern.replace("'", "''")
+    pages = outputs.pages_dir(output).rstrip("/")
+    if "://" not in pages:
+        pages = os.path.abspath(pages)
+    escaped = f"{pages}/**/*.parquet".replace("'", "''")
     connection.execute(
         f"CREATE VIEW pages AS SELECT * FROM read_parquet('{escaped}', union_by_name = true)"
     )
+    allowed = f"{pages}/".replace("'", "''")
+    connection.execute(f"SET allowed_directories = ['{allowed}']")
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
     return connection
+
+
+def check_read_only(connection: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Only SELECT statements: a COPY could otherwise write into the output's own folder."""
+    for statement in connection.extract_statements(sql):
+        if statement.type != duckdb.StatementType.SELECT:
+            kind = str(statement.type).rsplit(".", 1)[-1]
+            raise ReadOnlyQuery(
+                f"pagemill query runs SELECT statements only (got {kind}); the output is never "
+                "modified. Use DuckDB directly on a copy to transform it"
+            )
 
 
 def run_query(output: str, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -27,6 +51,7 @@ def run_query(output: str, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         raise FileNotFoundError(f"no Parquet pages under {outputs.pages_dir(output)!r}")
     connection = connect(output)
     try:
+        check_read_only(connection, sql)
         result = connection.execute(sql)
         columns = [description[0] for description in result.description or []]
         return columns, result.fetchall()

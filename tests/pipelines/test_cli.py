@@ -72,10 +72,22 @@ def test_query_formats(converted, capsys):
     assert table[0].split() == ["page_number", "|", "route"] and len(table) == 5
 
 
-def test_query_cannot_modify_the_output(converted, capsys):
-    code = main(["query", str(converted), "DROP VIEW pages; DELETE FROM pages"])
-    assert code in (0, EXIT_USAGE)
-    capsys.readouterr()
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP VIEW pages; DELETE FROM pages",
+        "COPY (SELECT 1 AS x) TO 'OUT/pages/evil.parquet' (FORMAT parquet)",
+        "ATTACH 'OUT/pages/evil.duckdb'",
+        "SET enable_external_access = true",
+        "SELECT * FROM read_csv('/etc/passwd')",
+    ],
+)
+def test_query_cannot_modify_the_output_or_read_other_files(converted, capsys, sql):
+    before = sorted(path.name for path in (converted / "pages").iterdir())
+    assert main(["query", str(converted), sql.replace("OUT", str(converted))]) == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert "SELECT statements only" in error or "Permission" in error
+    assert sorted(path.name for path in (converted / "pages").iterdir()) == before
     assert (
         main(["query", str(converted), "SELECT count(*) AS n FROM pages", "--format", "json"]) == 0
     )

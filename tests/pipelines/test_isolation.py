@@ -5,6 +5,7 @@ that cannot work fails the job loudly instead of cycling forever."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -91,7 +92,7 @@ def test_a_render_overrunning_its_deadline_becomes_a_timeout_row(tmp_path, sampl
 
 def test_an_engine_that_keeps_dying_fails_the_job_loudly(tmp_path, samples):
     config = replace(faulty(samples, tmp_path, crash_on="*"), input=str(samples / "docs"))
-    with pytest.raises(Exception, match="is dead: 5 ocr worker processes in a row died"):
+    with pytest.raises(Exception, match=r"is dead: \d+ ocr worker processes in a row died"):
         run(config)
 
 
@@ -101,4 +102,4 @@ def test_an_engine_that_cannot_load_exits_nonzero_with_the_cause(tmp_path, sampl
     assert main(argv) == EXIT_FAILED
     error = capsys.readouterr().err
     assert "pagemill: error: the job failed: " in error
-    assert "the OCR engine is dead: 5 ocr worker processes in a row died" in error
+    assert re.search(r"the OCR engine is dead: \d+ ocr worker processes in a row died", error)
