@@ -6,10 +6,11 @@ import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from ops import errors
 from ops.imaging import fit_within
+from ops.sources import looks_like_text, sniff_foreign_format, with_article
 
 
 def open_image(source: bytes | BinaryIO, max_image_pixels: int) -> Image.Image:
@@ -27,9 +28,28 @@ def open_image(source: bytes | BinaryIO, max_image_pixels: int) -> Image.Image:
     try:
         image = Image.open(stream)
     except Exception as exc:
-        raise errors.ImageDecodeFailed(f"not a readable image: {exc}") from exc
+        raise errors.ImageDecodeFailed(_unreadable(stream, exc)) from exc
     _check_size(image, max_image_pixels)
     return image
+
+
+def _unreadable(stream: BinaryIO, exc: Exception) -> str:
+    """Why Pillow could not open the file, without the stream's repr that Pillow puts in."""
+    stream.seek(0)
+    head = stream.read(4096)
+    found = sniff_foreign_format(head)
+    if found is not None and not found.endswith(" image"):
+        return (
+            f"not an image: the file's bytes are {with_article(found)}; "
+            "rename it with the right extension to process it"
+        )
+    if not isinstance(exc, UnidentifiedImageError):
+        return f"not a readable image: {exc}"
+    if found is not None:
+        return f"not a readable image: a damaged {found}"
+    if looks_like_text(head):
+        return "not an image: the file is plain text"
+    return "not a readable image: not a PNG, JPEG or TIFF file"
 
 
 def _check_size(image: Image.Image, max_image_pixels: int) -> None:
@@ -58,6 +78,7 @@ def frames(
             yield index, exc
             continue
         except Exception as exc:
-            yield index, errors.ImageDecodeFailed(f"cannot decode frame {index}: {exc}")
+            message = f"cannot decode frame {index + 1} of {frame_count(image)}: {exc}"
+            yield index, errors.ImageDecodeFailed(message)
             continue
         yield index, fit_within(frame, max_pixels)

@@ -19,6 +19,10 @@ from ops import errors
 
 DEFAULT_MAX_PIXELS = 40_000_000  # ~ A0 at 150 dpi; bigger pages are rendered at a lower scale
 DEFAULT_MAX_IMAGE_PIXELS = 150_000_000  # input images above this are refused, not decoded
+# Longest side of any page image we produce, whatever its area: Tesseract keeps coordinates in 16
+# bits, JPEG cannot encode more than 65,500 px a side, and a 2^31 pt tall page would otherwise
+# become a 4 x 11,800,000 px strip.
+MAX_SIDE_PX = 32_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +33,16 @@ class EncodedPage:
     dpi: int  # effective resolution after any size cap
 
 
-def capped_scale(width: float, height: float, scale: float, max_pixels: int) -> float:
-    """``scale``, lowered just enough that ``width × height × scale²`` fits in ``max_pixels``."""
-    area = max(width, 1e-6) * max(height, 1e-6)
-    if area * scale * scale <= max_pixels:
-        return scale
-    return math.sqrt(max_pixels / area)
+def capped_scale(
+    width: float, height: float, scale: float, max_pixels: int, max_side: int = MAX_SIDE_PX
+) -> float:
+    """``scale``, lowered just enough that ``width × height × scale²`` fits in ``max_pixels`` and
+    neither side exceeds ``max_side`` pixels."""
+    width, height = max(width, 1e-6), max(height, 1e-6)
+    area = width * height
+    if area * scale * scale > max_pixels:
+        scale = math.sqrt(max_pixels / area)
+    return min(scale, max_side / max(width, height))
 
 
 IMAGE_FORMATS = ("png", "jpeg")
@@ -61,11 +69,12 @@ def decode(data: bytes) -> Image.Image:
     return image
 
 
-def fit_within(image: Image.Image, max_pixels: int) -> Image.Image:
-    """Downscale ``image`` (keeping its aspect) so it has at most ``max_pixels`` pixels."""
+def fit_within(image: Image.Image, max_pixels: int, max_side: int = MAX_SIDE_PX) -> Image.Image:
+    """Downscale ``image`` (keeping its aspect) so it has at most ``max_pixels`` pixels and no side
+    longer than ``max_side``."""
     width, height = image.size
-    if width * height <= max_pixels:
+    if width * height <= max_pixels and max(width, height) <= max_side:
         return image
-    factor = math.sqrt(max_pixels / (width * height))
+    factor = min(math.sqrt(max_pixels / (width * height)), max_side / max(width, height))
     size = (max(1, int(width * factor)), max(1, int(height * factor)))
     return image.resize(size, Image.Resampling.LANCZOS)

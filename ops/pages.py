@@ -21,7 +21,7 @@ import pypdfium2 as pdfium
 from ops import errors, image_documents
 from ops.flight import Guard, Verdict, failure_message, guarded
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode
-from ops.pdf.document import opened_pdf
+from ops.pdf.document import opened_pdf, page_load_error
 from ops.pdf.render import render_page
 from ops.pdf.textlayer import extract_text, inspect_layer
 from ops.routing import RouteMode, RoutingPolicy, decide, decide_forced_ocr
@@ -239,9 +239,8 @@ def _pdf_page(
     try:
         page = document[index]
     except Exception as exc:
-        return _error_row(
-            base, index, "page", "page_load_failed", f"pdfium cannot load page {index + 1}: {exc}"
-        )
+        error_type, message = errors.describe(page_load_error(document, index, exc))
+        return _error_row(base, index, "page", error_type, message)
     try:
         width_pt, height_pt = page.get_size()
         row = _page_row(base, index)
@@ -263,7 +262,13 @@ def _pdf_page(
                 status=STATUS_OK,
             )
         else:
-            rendered = render_page(page, options.dpi, options.max_pixels, options.image_format)
+            rendered = render_page(
+                page,
+                options.dpi,
+                options.max_pixels,
+                options.image_format,
+                options.max_image_pixels,
+            )
             row.update(
                 {
                     IMAGE_COLUMN: rendered.data,

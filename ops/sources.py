@@ -19,13 +19,26 @@ REMOTE_SCHEMES = ("s3://", "gs://", "gcs://")
 # real files from broken mailers and web servers carry more, and pdfium gives up after 1 KiB.
 PDF_HEADER_SEARCH_BYTES = 64 * 1024
 
-_IMAGE_MAGIC: tuple[tuple[bytes, str], ...] = (
+_FORMAT_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "PNG image"),
     (b"\xff\xd8\xff", "JPEG image"),
     (b"II*\x00", "TIFF image"),
     (b"MM\x00*", "TIFF image"),
     (b"GIF8", "GIF image"),
+    (b"%PDF-", "PDF document"),
     (b"PK\x03\x04", "ZIP archive (e.g. DOCX/XLSX)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "legacy Microsoft Office file (DOC/XLS/PPT)"),
+    (b"{\\rtf", "Rich Text Format (RTF) document"),
+    (b"%!PS", "PostScript file"),
+    (b"\x1f\x8b", "gzip archive"),
+    (b"Rar!\x1a\x07", "RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
+)
+# Markup is recognised by its first tag, after any byte-order mark and whitespace.
+_MARKUP_PREFIXES: tuple[tuple[bytes, str], ...] = (
+    (b"<!doctype html", "HTML page (often an error or login page saved in place of the real file)"),
+    (b"<html", "HTML page (often an error or login page saved in place of the real file)"),
+    (b"<?xml", "XML document"),
 )
 
 
@@ -64,11 +77,37 @@ def kind_from_name(uri: str) -> str:
 
 
 def sniff_foreign_format(data: bytes) -> str | None:
-    """Name of a well-known non-PDF format the bytes start with, if any."""
-    for magic, name in _IMAGE_MAGIC:
+    """Name of a well-known format the bytes start with, if any (PDF included: an image document
+    may be a PDF with the wrong name)."""
+    for magic, name in _FORMAT_MAGIC:
         if data.startswith(magic):
             return name
+    text = data[:1024].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    for prefix, name in _MARKUP_PREFIXES:
+        if text.startswith(prefix):
+            return name
     return None
+
+
+def with_article(name: str) -> str:
+    """``name`` after "a" or "an", as it is read aloud ("an HTML page", "a PNG image")."""
+    first = name.split(" ", 1)[0]
+    spoken_vowel = first.isupper() and first[0] in "AEFHILMNOSX"  # "an HTML", "a RAR"
+    return f"{'an' if spoken_vowel or first[0] in 'aeiou' else 'a'} {name}"
+
+
+def looks_like_text(data: bytes) -> bool:
+    """Whether the first KiB of ``data`` is printable UTF-8 text (a .txt or .csv, say)."""
+    data = data[:1024]
+    if not data:
+        return False
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:  # may be a multi-byte character cut at the end
+        text = data[:-3].decode("utf-8", errors="replace")
+        if "\ufffd" in text:
+            return False
+    return all(char.isprintable() or char in "\t\n\r\f" for char in text)
 
 
 def pdf_header_offset(data: bytes) -> int:

@@ -6,20 +6,25 @@ empty page tree); this module turns them into :mod:`ops.errors` types with actio
 
 from __future__ import annotations
 
+import ctypes
+import io
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
 from ops import errors
 from ops.sources import (
     PDF_HEADER_SEARCH_BYTES,
     is_remote,
+    looks_like_text,
     open_stream,
     pdf_header_offset,
     sniff_foreign_format,
+    with_article,
 )
 
 # pdfium's FPDF_ERR_* codes (fpdfview.h).
@@ -35,6 +40,10 @@ _EMPTY_PAGE_TREE = re.compile(
 
 # Files up to this size are parsed from memory; larger ones are read by pdfium piece by piece.
 WHOLE_FILE_BYTES = 16 << 20
+# A page tree may claim this many pages that do not exist (each becomes an error row) before the
+# document is refused as corrupt; see _check_page_tree.
+MAX_MISSING_PAGES = 1_000
+_PROBE_EVERY_PAGE = 256
 # On a failed open, this much of the file's start (and its last bytes) is read to explain why.
 _DIAGNOSIS_HEAD_BYTES = 4 << 20
 _DIAGNOSIS_TAIL_BYTES = 64 << 10
@@ -49,11 +58,12 @@ def header_offset(head: bytes) -> int:
         foreign = sniff_foreign_format(head)
         if foreign is not None:
             raise errors.NotAPdf(
-                f"not a PDF: the file is named .pdf but its bytes are a {foreign}; "
+                f"not a PDF: the file is named .pdf but its bytes are {with_article(foreign)}; "
                 "rename it with the right extension to process it"
             )
         window = PDF_HEADER_SEARCH_BYTES // 1024
-        raise errors.NotAPdf(f"not a PDF: no %PDF- header in the first {window} KiB")
+        kind = "; the file is plain text" if looks_like_text(head) else ""
+        raise errors.NotAPdf(f"not a PDF: no %PDF- header in the first {window} KiB{kind}")
     return offset
 
 
@@ -61,7 +71,7 @@ def open_pdf(data: bytes, password: str | None = None) -> pdfium.PdfDocument:
     """Open a PDF held in memory, or raise a :class:`~ops.errors.PageError` that says why not."""
     offset = header_offset(data[:PDF_HEADER_SEARCH_BYTES])
     body = data[offset:] if offset else data
-    return _load(body, password, lambda: body)
+    return _load(body, password, lambda: body, len(body))
 
 
 @contextmanager
@@ -72,14 +82,19 @@ def opened_pdf(uri: str, password: str | None = None) -> Iterator[pdfium.PdfDocu
     with open_stream(uri) as stream:
         head = stream.read(PDF_HEADER_SEARCH_BYTES)
         offset = header_offset(head)
-        if offset or _size(stream) <= WHOLE_FILE_BYTES:  # junk before %PDF- needs a copy anyway
+        size = _size(stream)
+        if size <= WHOLE_FILE_BYTES:
             stream.seek(len(head))
-            body = (head + stream.read())[offset:]
-            document = _load(body, password, lambda: body)
+            body = head[offset:] + stream.read()
+            document = _load(body, password, lambda: body, len(body))
         else:
-            stream.seek(0)
-            source: Any = stream if is_remote(uri) else uri  # pdfium reads local files natively
-            document = _load(source, password, lambda: _diagnosis_bytes(uri))
+            source: Any = uri  # pdfium reads local files natively
+            if offset:  # junk before %PDF-: pdfium reads from the header on, with no copy
+                source = _Tail(stream, offset, size)
+            elif is_remote(uri):
+                stream.seek(0)
+                source = stream
+            document = _load(source, password, lambda: _diagnosis_bytes(uri), size - offset)
         try:
             yield document
         finally:
@@ -91,15 +106,111 @@ def _size(stream: Any) -> int:
     return int(stream.tell())
 
 
-def _load(source: Any, password: str | None, body: Callable[[], bytes]) -> pdfium.PdfDocument:
+class _Tail(io.RawIOBase):
+    """The bytes of ``stream`` from ``offset`` on, for pdfium to read piece by piece: a big PDF
+    behind junk bytes is neither copied into memory nor handed over with the junk."""
+
+    def __init__(self, stream: Any, offset: int, size: int) -> None:
+        super().__init__()
+        self._stream, self._offset, self._size, self._position = stream, offset, size - offset, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, position: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + position)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        self._stream.seek(self._offset + self._position)
+        count = self._stream.readinto(buffer) or 0
+        self._position += count
+        return count
+
+
+def _load(
+    source: Any, password: str | None, body: Callable[[], bytes], size: int
+) -> pdfium.PdfDocument:
     try:
         document = pdfium.PdfDocument(source, password=password)
     except pdfium.PdfiumError as exc:
         raise _classify_open_error(exc, body(), password) from None
-    if len(document) == 0:
+    try:
+        if len(document) == 0:
+            raise errors.ZeroPages("the PDF opened but has no pages (its page tree is empty)")
+        _check_page_tree(document, size)
+    except BaseException:
         document.close()
-        raise errors.ZeroPages("the PDF opened but has no pages (its page tree is empty)")
+        raise
     return document
+
+
+def _check_page_tree(document: pdfium.PdfDocument, size: int) -> None:
+    """Refuse a page count that the page tree does not back.
+
+    pdfium takes the root's /Count at its word (up to 2^20 - 1), so an 800-byte file can claim a
+    million pages, each of which would become a work unit's error row. A page costs at least a
+    few bytes of file even in a compressed object stream; only a count above one page per byte, or
+    a missing first page, makes us look for the pages themselves (cheaply: their dictionaries
+    are found, not parsed).
+    """
+    claimed = len(document)
+    if claimed <= size and _has_page(document, 0):
+        return
+    if claimed <= _PROBE_EVERY_PAGE:
+        found = sum(_has_page(document, index) for index in range(claimed))
+        if found == 0:
+            raise errors.ZeroPages(
+                f"the PDF has no pages: its page tree claims {claimed:,} but not one of them exists"
+            )
+    else:
+        found = _leading_pages(document, claimed)
+    if claimed - found > max(found, MAX_MISSING_PAGES):
+        raise errors.CorruptPdf(
+            f"corrupt PDF: its page tree claims {claimed:,} pages but only {found:,} exist (a "
+            "damaged or forged /Count); repair the file (e.g. qpdf) to read those pages"
+        )
+
+
+def _leading_pages(document: pdfium.PdfDocument, claimed: int) -> int:
+    """How many pages exist, taking the existing ones to come first: the first missing page is
+    found by bisection, so a tree claiming a million pages costs 20 look-ups."""
+    if _has_page(document, claimed - 1):
+        return claimed
+    low, high = 0, claimed - 1  # pages before `low` exist; page `high` does not
+    while low < high:
+        middle = (low + high) // 2
+        if _has_page(document, middle):
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def page_load_error(
+    document: pdfium.PdfDocument, index: int, exc: BaseException
+) -> errors.PageLoadFailed:
+    """The error for a page pdfium would not load, saying why where the file shows it (pdfium
+    itself only says "Failed to load page.")."""
+    if not _has_page(document, index):
+        return errors.PageLoadFailed(
+            f"page {index + 1} is missing from the PDF's page tree (the tree is damaged: it "
+            "loops back on itself or lists objects that are not pages)"
+        )
+    return errors.PageLoadFailed(f"pdfium cannot load page {index + 1}: {exc}")
+
+
+def _has_page(document: pdfium.PdfDocument, index: int) -> bool:
+    """Whether page ``index`` has a page dictionary (found without loading the page)."""
+    size = pdfium_c.FS_SIZEF()
+    return bool(pdfium_c.FPDF_GetPageSizeByIndexF(document.raw, index, ctypes.byref(size)))
 
 
 def _diagnosis_bytes(uri: str) -> bytes:

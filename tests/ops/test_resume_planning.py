@@ -19,5 +19,5 @@ def test_plan_skips_done_pages_of_the_same_bytes_only(samples):
     assert [(u["page_start"], u["page_stop"]) for u in units] == [(3, 5), (6, 10), (10, 13)]
     assert plan_document(uri, options, done_doc_id=doc_id, done_pages=range(14)) == []
     changed = plan_document(uri, options, done_doc_id="other bytes", done_pages=range(14))
-    assert [(u["page_start"], u["page_stop"]) for u in changed][0] == (0, 4)
+    assert (changed[0]["page_start"], changed[0]["page_stop"]) == (0, 4)
     assert len(changed) == 4
