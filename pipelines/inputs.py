@@ -38,7 +38,8 @@ def resolve_inputs(spec: str) -> list[str]:
         exts = ", ".join(sorted(DOCUMENT_EXTENSIONS))
         raise NoInputs(f"INPUT {spec!r} matched no documents (looked for {exts})")
     # Workers run in other directories (and on other machines): local paths must be absolute.
-    return [uri if is_remote(uri) else os.path.abspath(uri) for uri in uris]
+    # A file listed twice is one document: its pages get one row each, not two.
+    return list(dict.fromkeys(uri if is_remote(uri) else os.path.abspath(uri) for uri in uris))
 
 
 def _walk(root: Path) -> list[str]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pipelines.inputs import NoInputs, resolve_inputs
@@ -49,3 +51,10 @@ def test_nothing_found_says_what_was_looked_for(tmp_path):
         resolve_inputs(str(tmp_path / "missing"))
     with pytest.raises(NoInputs, match=r"matched no documents \(looked for .*\.pdf"):
         resolve_inputs(str(tmp_path))
+
+
+def test_a_file_listed_twice_is_one_input(tmp_path, samples):
+    listing = tmp_path / "inputs.txt"
+    pdf = samples / "docs" / "mixed.pdf"
+    listing.write_text(f"{pdf}\n{pdf}\n# again, relative:\n{os.path.relpath(pdf, tmp_path)}\n")
+    assert resolve_inputs(str(listing)) == [str(pdf)]
