@@ -17,7 +17,7 @@ Plain Python: :mod:`pipelines.isolation` hosts one instance in a Ray actor per r
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,7 +89,7 @@ class _Charges:
 class FlightLog:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     max_stage_deaths: int = DEFAULT_MAX_STAGE_DEATHS
-    clock: object = time.monotonic
+    clock: Callable[[], float] = time.monotonic
     _records: dict[str, _Record] = field(default_factory=dict)  # worker -> what it holds
     _holder: dict[str, str] = field(default_factory=dict)  # key -> worker
     _charges: dict[str, _Charges] = field(default_factory=dict)

@@ -43,7 +43,6 @@ class ExtractOptions:
     password: str | None = field(default=None, repr=False)
     pages_per_unit: int = 16
     image_format: str = "png"  # how rendered pages travel to the OCR actors: png | jpeg
-    page_timeout_s: float | None = None  # hard limit per page (render / text layer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +161,13 @@ def extract_unit(
     context: RowContext,
     guard: Guard | None = None,
     verdicts: Mapping[str, Verdict] | None = None,
+    page_timeout_s: float | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Rows for the pages of one work unit (or the document's error row).
 
-    With a ``guard`` every page runs under the hard deadline; pages that killed workers before
-    (``verdicts``) are read alone, or become error rows once they have done it too often.
+    With a ``guard`` every page runs under the hard deadline ``page_timeout_s``; pages that killed
+    workers before (``verdicts``) are read alone, or become error rows once they have done it too
+    often.
     """
     base = {
         "doc_id": unit["doc_id"],
@@ -181,7 +182,7 @@ def extract_unit(
         return
     start, stop = int(unit["page_start"]), int(unit["page_stop"])
     pages = _pdf_pages if unit["source_kind"] == "pdf" else _image_pages
-    watch = _PageWatch(unit["source_uri"], options.page_timeout_s, guard, verdicts or {})
+    watch = _PageWatch(unit["source_uri"], page_timeout_s, guard, verdicts or {})
     done = start
     try:
         for row in pages(unit["source_uri"], start, stop, base, options, watch):

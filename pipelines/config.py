@@ -66,7 +66,6 @@ class RunConfig:
             password=self.resolved_password(),
             pages_per_unit=self.pages_per_unit,
             image_format=self.resolved_image_format(),
-            page_timeout_s=self.page_timeout or None,
         )
 
     def isolation(self, recorder: str) -> IsolationSettings:

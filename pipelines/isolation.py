@@ -53,7 +53,6 @@ class RayGuard:
     """An :class:`ops.flight.Guard` backed by the run's recorder actor."""
 
     def __init__(self, settings: IsolationSettings) -> None:
-        self.settings = settings
         self._recorder = ray.get_actor(settings.recorder)
         self.worker = f"{ray.get_runtime_context().get_node_id()}:{os.getpid()}"
         self._watchdog = Watchdog(self._report_expiry)

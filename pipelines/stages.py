@@ -93,9 +93,10 @@ def extract_batch(
         for index in range(unit["page_start"], unit["page_stop"])
     ]
     verdicts = guard.triage(RENDER_STAGE, keys)[0] if guard else {}
+    seconds = isolation.page_timeout_s if isolation else None
     with guard.hold(RENDER_STAGE, keys) if guard else nullcontext():
         yield from _extract_units(
-            units, options, context, pages_dir, rows_per_file, guard, verdicts
+            units, options, context, pages_dir, rows_per_file, guard, verdicts, seconds
         )
 
 
@@ -107,12 +108,13 @@ def _extract_units(
     rows_per_file: int,
     guard: Guard | None,
     verdicts: dict[str, Verdict],
+    page_timeout_s: float | None,
 ) -> Iterator[pa.Table]:
     finished: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
     pending_bytes = 0
     for unit in units:
-        for row in extract_unit(unit, options, context, guard, verdicts):
+        for row in extract_unit(unit, options, context, guard, verdicts, page_timeout_s):
             if row.get("status") != STATUS_PENDING:
                 finished.append(row)
                 continue

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 from PIL import Image
 
+from ops.pdf.synth import serialise
+
 PROSE = "the quick brown fox jumps over the lazy dog and runs away home"
 _FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
 
@@ -33,24 +35,14 @@ def write_pdf(
     xref_offset_shift: int = 0,
     startxref_shift: int = 0,
 ) -> bytes:
-    """A PDF whose object ``n`` (1-based) is ``objects[n - 1]``; object 1 is the catalog.
-
-    ``xref_offset_shift`` adds to every offset in the xref table and ``startxref_shift`` to the
-    startxref value: non-zero values make a broken cross-reference table.
-    """
-    out = io.BytesIO()
-    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % (offset + xref_offset_shift))
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R %s >>\n" % (len(objects) + 1, trailer))
-    out.write(b"startxref\n%d\n%%%%EOF\n" % (xref + startxref_shift))
-    return out.getvalue()
+    """A PDF 1.7 of ``objects`` (see :func:`ops.pdf.synth.serialise`)."""
+    return serialise(
+        objects,
+        version=b"1.7",
+        trailer=trailer + b" " if trailer else b"",
+        xref_offset_shift=xref_offset_shift,
+        startxref_shift=startxref_shift,
+    )
 
 
 def _text_content(lines: Sequence[str], height: float = 792.0, size: float = 12.0) -> bytes:

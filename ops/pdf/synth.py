@@ -45,7 +45,7 @@ def text_pdf(pages: Sequence[TextPage | Sequence[str]]) -> bytes:
     objects.append(
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
     )
-    return _serialise(objects)
+    return serialise(objects)
 
 
 def _content_stream(page: TextPage) -> str:
@@ -66,9 +66,22 @@ def _content_stream(page: TextPage) -> str:
     return "\n".join(body)
 
 
-def _serialise(objects: list[bytes]) -> bytes:
+def serialise(
+    objects: Sequence[bytes],
+    *,
+    version: bytes = b"1.4",
+    trailer: bytes = b"",
+    xref_offset_shift: int = 0,
+    startxref_shift: int = 0,
+) -> bytes:
+    """A PDF whose object ``n`` (1-based) is ``objects[n - 1]``; object 1 is the catalog.
+
+    ``trailer`` adds entries to the trailer dictionary. ``xref_offset_shift`` adds to every offset
+    in the xref table and ``startxref_shift`` to the startxref value: non-zero values make a broken
+    cross-reference table (for tests of damaged files).
+    """
     out = io.BytesIO()
-    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    out.write(b"%%PDF-%s\n%%\xe2\xe3\xcf\xd3\n" % version)
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(out.tell())
@@ -76,10 +89,9 @@ def _serialise(objects: list[bytes]) -> bytes:
     xref = out.tell()
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
     for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(
-        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    )
+        out.write(b"%010d 00000 n \n" % (offset + xref_offset_shift))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R %s>>\n" % (len(objects) + 1, trailer))
+    out.write(b"startxref\n%d\n%%%%EOF\n" % (xref + startxref_shift))
     return out.getvalue()
 
 
