@@ -25,8 +25,17 @@ from typing import Protocol
 
 TIMEOUT = "timeout"
 CRASH = "worker_crashed"
+OUT_OF_MEMORY = "out_of_memory"  # the block outgrew its memory ceiling (ops.watchdog)
 DEFAULT_MAX_ATTEMPTS = 2
 DEFAULT_MAX_STAGE_DEATHS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one watched item may take before its worker is killed (None: no limit)."""
+
+    seconds: float | None = None
+    max_growth_bytes: int | None = None  # resident memory gained while the item runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +45,25 @@ class IsolationSettings:
     recorder: str  # the actor's name
     page_timeout_s: float | None = 120.0
     document_timeout_s: float | None = 600.0
+    # How much one page may grow its worker's resident memory while pdfium opens and renders it
+    # (a decompression bomb inside a content stream or image that no pre-check sees).
+    page_memory_mb: int | None = 2048
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     max_stage_deaths: int = DEFAULT_MAX_STAGE_DEATHS
+
+    @property
+    def page_limits(self) -> Limits:
+        """Rendering (and text extraction of) one page."""
+        return Limits(self.page_timeout_s, _bytes(self.page_memory_mb))
+
+    @property
+    def document_limits(self) -> Limits:
+        """Opening one document and checking its page tree; the memory ceiling is the page's."""
+        return Limits(self.document_timeout_s, _bytes(self.page_memory_mb))
+
+
+def _bytes(megabytes: int | None) -> int | None:
+    return megabytes * 1024 * 1024 if megabytes else None
 
 
 class Guard(Protocol):
@@ -54,9 +80,11 @@ class Guard(Protocol):
         death inside charges them."""
         ...
 
-    def watch(self, key: str | None, seconds: float | None) -> ContextManager[None]:
-        """Kill this process if the block outlives ``seconds``, charging ``key`` (None: all
-        held keys) with a timeout."""
+    def watch(
+        self, key: str | None, seconds: float | None, max_growth_bytes: int | None = None
+    ) -> ContextManager[None]:
+        """Kill this process if the block outlives ``seconds`` or grows its resident memory by
+        more than ``max_growth_bytes``, charging ``key`` (None: all held keys) with the overrun."""
         ...
 
 
@@ -64,7 +92,7 @@ class Guard(Protocol):
 class Verdict:
     deaths: int = 0  # worker deaths while this item was in flight
     alone_deaths: int = 0  # of which the item was the only one in flight: proof it is the cause
-    reason: str | None = None  # TIMEOUT or CRASH, for the last death
+    reason: str | None = None  # TIMEOUT, OUT_OF_MEMORY or CRASH, for the last death
     failed: bool = False  # give up: write an error row
 
 
@@ -123,9 +151,9 @@ class FlightLog:
         if success:
             self._stage_deaths[record.stage] = 0
 
-    def expired(self, worker: str, key: str | None = None) -> None:
+    def expired(self, worker: str, key: str | None = None, reason: str = TIMEOUT) -> None:
         """``worker``'s watchdog is about to kill it: ``key`` (or, if None, everything the
-        worker holds) overran its deadline."""
+        worker holds) overran its deadline (or, with ``OUT_OF_MEMORY``, its memory ceiling)."""
         record = self._records.get(worker)
         if record is None and key is None:
             return
@@ -133,7 +161,7 @@ class FlightLog:
         keys = [key] if key is not None else list(record.keys)  # type: ignore[union-attr]
         alone = len(keys) == 1 or bool(record and record.alone)
         self.end(worker, success=False)
-        self._charge(stage, keys, alone=alone, reason=TIMEOUT)
+        self._charge(stage, keys, alone=alone, reason=reason)
 
     def triage(self, worker: str, keys: list[str]) -> dict[str, Verdict]:
         """Verdicts for ``keys`` (only those with deaths are returned), after charging the
@@ -182,17 +210,19 @@ class FlightLog:
 
 @contextmanager
 def guarded(
-    guard: Guard | None, stage: str, key: str, verdict: Verdict | None, seconds: float | None
+    guard: Guard | None, stage: str, key: str, verdict: Verdict | None, limits: Limits
 ) -> Iterator[None]:
     """Watch one item; an item that killed a worker before is also held alone, so that a second
     death names it exactly."""
     if guard is None:
         yield
-    elif verdict is not None:
-        with guard.hold(stage, [key], alone=True, seconds=seconds), guard.watch(key, seconds):
+        return
+    watch = guard.watch(key, limits.seconds, limits.max_growth_bytes)
+    if verdict is not None:
+        with guard.hold(stage, [key], alone=True, seconds=limits.seconds), watch:
             yield
     else:
-        with guard.watch(key, seconds):
+        with watch:
             yield
 
 
@@ -202,6 +232,11 @@ def failure_message(verdict: Verdict, what: str) -> tuple[str, str]:
         return TIMEOUT, (
             f"{what} overran its deadline {verdict.deaths} time(s) (the worker was killed each "
             "time); raise --page-timeout if it is merely slow"
+        )
+    if verdict.reason == OUT_OF_MEMORY:
+        return OUT_OF_MEMORY, (
+            f"{what} outgrew its memory ceiling {verdict.deaths} time(s) (the worker was killed "
+            "each time; a decompression bomb?); raise --page-memory if the page is genuine"
         )
     return CRASH, (
         f"{what} crashed its worker process {verdict.deaths} time(s) (e.g. a segfault in pdfium "

@@ -19,7 +19,7 @@ from typing import Any
 import pypdfium2 as pdfium
 
 from ops import errors, image_documents
-from ops.flight import Guard, Verdict, failure_message, guarded
+from ops.flight import Guard, Limits, Verdict, failure_message, guarded
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode
 from ops.pdf.document import opened_pdf, page_load_error
 from ops.pdf.render import render_page
@@ -161,13 +161,13 @@ def extract_unit(
     context: RowContext,
     guard: Guard | None = None,
     verdicts: Mapping[str, Verdict] | None = None,
-    page_timeout_s: float | None = None,
+    limits: Limits = Limits(),  # noqa: B008 (frozen)
 ) -> Iterator[dict[str, Any]]:
     """Rows for the pages of one work unit (or the document's error row).
 
-    With a ``guard`` every page runs under the hard deadline ``page_timeout_s``; pages that killed
-    workers before (``verdicts``) are read alone, or become error rows once they have done it too
-    often.
+    With a ``guard`` every page runs under the hard deadline and memory ceiling ``limits``; pages
+    that killed workers before (``verdicts``) are read alone, or become error rows once they have
+    done it too often.
     """
     base = {
         "doc_id": unit["doc_id"],
@@ -182,7 +182,7 @@ def extract_unit(
         return
     start, stop = int(unit["page_start"]), int(unit["page_stop"])
     pages = _pdf_pages if unit["source_kind"] == "pdf" else _image_pages
-    watch = _PageWatch(unit["source_uri"], page_timeout_s, guard, verdicts or {})
+    watch = _PageWatch(unit["source_uri"], limits, guard, verdicts or {})
     done = start
     try:
         for row in pages(unit["source_uri"], start, stop, base, options, watch):
@@ -197,7 +197,7 @@ def extract_unit(
 @dataclass(frozen=True, slots=True)
 class _PageWatch:
     uri: str
-    seconds: float | None
+    limits: Limits
     guard: Guard | None
     verdicts: Mapping[str, Verdict]
 
@@ -211,7 +211,7 @@ class _PageWatch:
 
     def page(self, index: int) -> AbstractContextManager[None]:
         key = page_key(RENDER_STAGE, self.uri, index)
-        return guarded(self.guard, RENDER_STAGE, key, self.verdicts.get(key), self.seconds)
+        return guarded(self.guard, RENDER_STAGE, key, self.verdicts.get(key), self.limits)
 
 
 def _pdf_pages(

@@ -173,6 +173,15 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="seconds opening one document may take (same handling); 0 = no limit",
     )
     limits.add_argument(
+        "--page-memory",
+        type=int,
+        default=2048,
+        metavar="MB",
+        help="resident memory one page may add to its worker while it is opened and rendered "
+        "(decompression bombs inside pdfium): past it the worker is killed and the page retried, "
+        "then an error row with error_type=out_of_memory; 0 = no limit",
+    )
+    limits.add_argument(
         "--max-attempts",
         type=int,
         default=2,
@@ -350,6 +359,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             progress=args.progress,
             page_timeout=args.page_timeout,
             document_timeout=args.document_timeout,
+            page_memory=args.page_memory,
             max_attempts=args.max_attempts,
         )
     except ValueError as exc:

@@ -46,6 +46,7 @@ class RunConfig:
     progress: bool = True
     page_timeout: float | None = 120.0  # hard limit per page render / engine page; None: off
     document_timeout: float | None = 600.0  # hard limit on opening one document
+    page_memory: int | None = 2048  # MB a page may add to its worker in pdfium; None: off
     max_attempts: int = 2  # worker deaths a page may cause before it becomes an error row
     preset: str | None = None  # recorded in the manifest; the CLI applied its values
 
@@ -75,6 +76,7 @@ class RunConfig:
             recorder=recorder,
             page_timeout_s=self.page_timeout or None,
             document_timeout_s=self.document_timeout or None,
+            page_memory_mb=self.page_memory or None,
             max_attempts=self.max_attempts,
         )
 

@@ -32,8 +32,8 @@ class FlightRecorder:
     def end(self, worker: str, success: bool) -> None:
         self._log.end(worker, success=success)
 
-    def expired(self, worker: str, key: str | None) -> None:
-        self._log.expired(worker, key)
+    def expired(self, worker: str, key: str | None, reason: str) -> None:
+        self._log.expired(worker, key, reason)
 
     def triage(self, worker: str, stage: str, keys: list[str]):
         return self._log.triage(worker, keys), self._log.stage_dead(stage)
@@ -95,13 +95,15 @@ class RayGuard:
         ray.get(self._recorder.begin.remote(self.worker, *record))
 
     @contextmanager
-    def watch(self, key: str | None, seconds: float | None) -> Iterator[None]:
-        with self._watchdog.guard(key or BATCH, seconds):
+    def watch(
+        self, key: str | None, seconds: float | None, max_growth_bytes: int | None = None
+    ) -> Iterator[None]:
+        with self._watchdog.guard(key or BATCH, seconds, max_growth_bytes):
             yield
 
-    def _report_expiry(self, what: str) -> None:
+    def _report_expiry(self, what: str, reason: str) -> None:
         key = None if what == BATCH else what
-        ray.get(self._recorder.expired.remote(self.worker, key), timeout=REPORT_TIMEOUT_S)
+        ray.get(self._recorder.expired.remote(self.worker, key, reason), timeout=REPORT_TIMEOUT_S)
 
 
 _GUARDS: dict[str, RayGuard] = {}

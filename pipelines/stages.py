@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from ops.backends import create
 from ops.batching import BatchPolicy
-from ops.flight import Guard, IsolationSettings, Verdict, failure_message, guarded
+from ops.flight import Guard, IsolationSettings, Limits, Verdict, failure_message, guarded
 from ops.ocr import OCR_STAGE, EngineDead, OcrRunner
 from ops.pages import (
     RENDER_STAGE,
@@ -51,16 +51,16 @@ def plan_batch(
     guard = guard_for(isolation)
     keys = [f"{PLAN_STAGE}:{item['source_uri']}" for item in items]
     verdicts = guard.triage(PLAN_STAGE, keys)[0] if guard else {}
-    seconds = isolation.document_timeout_s if isolation else None
+    limits = isolation.document_limits if isolation else Limits()
     units: list[dict[str, Any]] = []
-    with guard.hold(PLAN_STAGE, keys, seconds=seconds) if guard else nullcontext():
+    with guard.hold(PLAN_STAGE, keys, seconds=limits.seconds) if guard else nullcontext():
         for key, item in zip(keys, items, strict=True):
             verdict = verdicts.get(key)
             if verdict is not None and verdict.failed:
                 error_type, message = failure_message(verdict, "opening the document")
                 units.append(failed_unit(item["source_uri"], error_type, message))
                 continue
-            with guarded(guard, PLAN_STAGE, key, verdict, seconds):
+            with guarded(guard, PLAN_STAGE, key, verdict, limits):
                 units.extend(
                     plan_document(
                         item["source_uri"], options, item["done_doc_id"], item["done_pages"]
@@ -93,10 +93,10 @@ def extract_batch(
         for index in range(unit["page_start"], unit["page_stop"])
     ]
     verdicts = guard.triage(RENDER_STAGE, keys)[0] if guard else {}
-    seconds = isolation.page_timeout_s if isolation else None
+    limits = isolation.page_limits if isolation else Limits()
     with guard.hold(RENDER_STAGE, keys) if guard else nullcontext():
         yield from _extract_units(
-            units, options, context, pages_dir, rows_per_file, guard, verdicts, seconds
+            units, options, context, pages_dir, rows_per_file, guard, verdicts, limits
         )
 
 
@@ -108,13 +108,13 @@ def _extract_units(
     rows_per_file: int,
     guard: Guard | None,
     verdicts: dict[str, Verdict],
-    page_timeout_s: float | None,
+    limits: Limits,
 ) -> Iterator[pa.Table]:
     finished: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
     pending_bytes = 0
     for unit in units:
-        for row in extract_unit(unit, options, context, guard, verdicts, page_timeout_s):
+        for row in extract_unit(unit, options, context, guard, verdicts, limits):
             if row.get("status") != STATUS_PENDING:
                 finished.append(row)
                 continue

@@ -230,9 +230,9 @@ def flate_image_bomb_pdf(width: int, height: int) -> bytes:
 
 def content_bomb_pdf(size: int) -> bytes:
     """One page whose content stream inflates to ``size`` bytes of NULs (whitespace in PDF) after
-    a line of real text. Not in the test suite: pdfium inflates content streams whole inside
-    FPDF_LoadPage (1.1 GB of NULs cost 2.2 GB of memory), which no ops code can intercept; kept to
-    reproduce that gap."""
+    a line of real text. pdfium inflates content streams whole inside FPDF_LoadPage (1.1 GB of NULs
+    cost 2.2 GB of memory), which no ops code can intercept: only the pipeline's per-page memory
+    ceiling stops it (tests/pipelines/test_hostile_pipeline.py)."""
     text = _text_content([f"Bomb page: {PROSE}"] * 3)
     body = zeros_deflate(size)
     text_object = stream_object(b"", text)

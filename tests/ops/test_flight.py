@@ -7,7 +7,7 @@ import sys
 import textwrap
 import time
 
-from ops.flight import CRASH, TIMEOUT, FlightLog
+from ops.flight import CRASH, OUT_OF_MEMORY, TIMEOUT, FlightLog, failure_message
 
 
 class Clock:
@@ -63,6 +63,16 @@ def test_a_stage_whose_workers_keep_dying_is_dead_until_one_finishes():
     assert log.stage_dead("ocr") is None
 
 
+def test_a_memory_overrun_is_charged_as_out_of_memory():
+    log = FlightLog(max_attempts=1)
+    log.begin("w1", "render", ["render:a#0"])
+    log.expired("w1", "render:a#0", OUT_OF_MEMORY)
+    verdict = log.triage("w2", ["render:a#0"])["render:a#0"]
+    assert verdict.failed and verdict.reason == OUT_OF_MEMORY
+    error_type, message = failure_message(verdict, "page 1")
+    assert error_type == "out_of_memory" and "--page-memory" in message
+
+
 def test_the_same_worker_asking_again_is_not_a_death():
     log = FlightLog()
     log.begin("w1", "ocr", ["ocr:a#0"])
@@ -75,7 +85,9 @@ def _child(body: str) -> subprocess.CompletedProcess:
         import sys, time
         from ops.watchdog import Watchdog
         reports = []
-        dog = Watchdog(lambda what: print("expired", what, flush=True), backstop_grace_s=0.5)
+        dog = Watchdog(
+            lambda what, why: print("expired", what, why, flush=True), backstop_grace_s=0.5
+        )
         """
     ) + textwrap.dedent(body)
     return subprocess.run(
@@ -95,7 +107,7 @@ def test_the_watchdog_kills_its_process_and_reports_what_overran():
         """
     )
     assert child.returncode == -9  # SIGKILL
-    assert "expired page 7" in child.stdout and "survived" not in child.stdout
+    assert "expired page 7 timeout" in child.stdout and "survived" not in child.stdout
     assert time.monotonic() - began < 15
 
 
@@ -111,3 +123,32 @@ def test_the_backstop_kills_code_that_holds_the_gil():
     assert child.returncode != 0 and "survived" not in child.stdout
     assert "expired" not in child.stdout  # the watchdog thread never got the GIL
     assert "Timeout" in child.stderr  # faulthandler's dump
+
+
+def test_the_watchdog_kills_a_block_that_outgrows_its_memory_ceiling():
+    child = _child(
+        """
+        with dog.guard("small", None, 64 << 20):
+            kept = bytearray(16 << 20)  # within the ceiling
+        with dog.guard("page 2", None, 64 << 20):
+            chunks = []
+            for _ in range(40):  # 8 MB at a time, touched: resident memory really grows
+                chunks.append(bytearray(8 << 20))
+                time.sleep(0.05)
+        print("survived")
+        """
+    )
+    assert child.returncode == -9
+    assert "expired page 2 out_of_memory" in child.stdout and "survived" not in child.stdout
+    assert "expired small" not in child.stdout
+
+
+def test_a_memory_ceiling_alone_needs_no_deadline():
+    child = _child(
+        """
+        with dog.guard("quiet", None, 256 << 20):
+            time.sleep(0.3)
+        print("survived")
+        """
+    )
+    assert child.returncode == 0 and "survived" in child.stdout

@@ -242,8 +242,8 @@ def test_form_xobject_cycles_render_in_bounded_time(tmp_path, mode):
 @pytest.mark.xfail(
     strict=True,
     reason="pdfium parses a form XObject once per use, so 40 forms that each draw the next twice "
-    "cost 2^40 parses inside FPDF_LoadPage: only the pipeline's page deadline (ops.watchdog, "
-    "--page-timeout) can stop it, not ops code",
+    "cost 2^40 parses inside FPDF_LoadPage: only the pipeline's watchdog (--page-timeout, "
+    "--page-memory; tests/pipelines/test_hostile_pipeline.py) can stop it, not ops code",
 )
 def test_form_xobject_fanout_loads_in_bounded_time(tmp_path):
     path = write(tmp_path, "fanout.pdf", hostile.form_cycle_pdf("fanout"))
