@@ -195,7 +195,17 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="password for encrypted PDFs (prefer --password-file: argv is visible)",
     )
     secrets.add_argument(
-        "--password-file", default=None, help="file whose first line is the password"
+        "--password-file",
+        default=None,
+        help="file whose first line is the password (default: $PAGEMILL_PASSWORD if set)",
+    )
+    secrets.add_argument(
+        "--password-map",
+        default=None,
+        metavar="JSON",
+        help='per-document passwords: a JSON file of {"pattern": "password"}; a shell pattern '
+        'matches the path or its end ("invoices/*.pdf", "report.pdf"); first match wins, other '
+        "files get the password above",
     )
     cluster = run.add_argument_group("cluster and output")
     cluster.add_argument(
@@ -350,6 +360,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             max_inflight_mb=args.max_inflight_mb,
             password=args.password,
             password_file=args.password_file,
+            password_map=args.password_map,
             overwrite=args.overwrite,
             retry_failed=args.retry_failed,
             strict=args.strict,

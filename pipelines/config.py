@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,10 @@ from ops.batching import BatchPolicy
 from ops.flight import IsolationSettings
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS
 from ops.pages import ExtractOptions
+from ops.passwords import read_password_map
 from ops.routing import RouteMode, RoutingPolicy
+
+PASSWORD_ENV = "PAGEMILL_PASSWORD"  # the default password, when neither flag gives one
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class RunConfig:
     max_inflight_mb: int = 512  # object-store memory for pages between stages, per job
     password: str | None = field(default=None, repr=False)
     password_file: str | None = None
+    password_map: str | None = None  # JSON {pattern: password}, tried before the password
     overwrite: bool = False  # delete what earlier runs wrote; default: resume them
     retry_failed: bool = False  # on resume, redo pages (and documents) whose row is an error
     strict: bool = False
@@ -51,12 +56,13 @@ class RunConfig:
     preset: str | None = None  # recorded in the manifest; the CLI applied its values
 
     def resolved_password(self) -> str | None:
+        """--password, else --password-file's first line, else $PAGEMILL_PASSWORD."""
         if self.password is not None:
             return self.password
         if self.password_file:
             lines = Path(self.password_file).read_text(encoding="utf-8").splitlines()
             return lines[0] if lines else ""
-        return None
+        return os.environ.get(PASSWORD_ENV) or None
 
     def extract_options(self) -> ExtractOptions:
         return ExtractOptions(
@@ -65,6 +71,7 @@ class RunConfig:
             max_image_pixels=self.max_image_pixels,
             routing=RoutingPolicy(mode=RouteMode(self.route), min_score=self.min_text_score),
             password=self.resolved_password(),
+            password_map=read_password_map(self.password_map) if self.password_map else (),
             pages_per_unit=self.pages_per_unit,
             image_format=self.resolved_image_format(),
         )

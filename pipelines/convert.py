@@ -48,6 +48,7 @@ def run(config: RunConfig) -> RunResult:
     backend = backend_cls(**config.backend_options)  # validates options before any cluster work
     config.batch_policy()  # and batch sizes
     config.resolved_fallback()  # and the fallback engine
+    config.extract_options()  # and the password files
     outputs.prepare(config.output, overwrite=config.overwrite)
     run_id = new_run_id()
     began = time.perf_counter()

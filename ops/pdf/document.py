@@ -238,7 +238,7 @@ def _classify_open_error(
         if password:
             return errors.EncryptedPdf("encrypted PDF: the password given does not open it")
         return errors.EncryptedPdf(
-            "encrypted PDF: it needs a password; pass --password or --password-file"
+            "encrypted PDF: it needs a password; pass --password, --password-file or --password-map"
         )
     if code == _ERR_SECURITY:
         return errors.EncryptedPdf("encrypted PDF with an unsupported security handler")
