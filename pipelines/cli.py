@@ -12,6 +12,7 @@ from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, IMAGE_FORM
 from ops.ocr import Orientation
 from ops.routing import RouteMode
 from pipelines.config import RunConfig
+from pipelines.eval_cli import add_eval, run_eval
 from pipelines.presets import PRESETS
 from pipelines.presets import describe as describe_presets
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(run_parser=_add_run(commands))
     _add_query(commands)
     _add_status(commands)
+    add_eval(commands)
     _add_bench(commands)
     return parser
 
@@ -309,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _query(args)
     if args.command == "status":
         return _status(args)
+    if args.command == "eval":
+        return run_eval(args)
     from pipelines.bench import main as bench_main
 
     return bench_main(args)

@@ -6,7 +6,9 @@ measured in the same run, reported as ratios (the machines are shared and noisy;
 (b) OCR route: the whole job vs a plain render-then-OCR loop with the same engine and dpi;
 (c) peak memory (PSS of all Ray processes) for a 200-page and a 2,000-page PDF;
 (d) ``vlm`` (only when asked for): a model backend end to end, as pages/s, tokens/s and hours per
-    million pages (pipelines/bench/vlm.py).
+    million pages (pipelines/bench/vlm.py);
+(e) ``eval`` (only when asked for): ``pagemill eval`` on a synthetic output of 3,000-character
+    pages vs a plain single-process scoring loop (pipelines/bench/evaluation.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "docs"
-PARTS = ("text", "ocr", "memory", "vlm")
+PARTS = ("text", "ocr", "memory", "vlm", "eval")
 DEFAULT_PARTS = ("text", "ocr", "memory")  # vlm needs a model (or runs a CPU smoke test): ask
 
 
@@ -31,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--only",
         action="append",
         choices=PARTS,
-        help="run only these parts (default: text, ocr, memory; vlm only when named)",
+        help="run only these parts (default: text, ocr, memory; vlm and eval only when named)",
     )
     parser.add_argument("--text-pages", type=int, default=5000, help="text-route corpus size")
     parser.add_argument("--ocr-pages", type=int, default=240, help="OCR-route corpus size")
@@ -39,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="tesseract", help="OCR engine for part (b)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs for local Ray")
     parser.add_argument("--vlm-pages", type=int, default=24, help="pages for the vlm part")
+    parser.add_argument("--eval-pages", type=int, default=20000, help="pages for the eval part")
     parser.add_argument(
         "--vlm-backend", default="vllm", help="model backend for the vlm part (with --vlm-model)"
     )
@@ -73,6 +76,11 @@ def main(args: argparse.Namespace) -> int:
             samples, work, args.vlm_pages, args.vlm_backend, args.vlm_model, args.num_cpus
         )
         _print_part("VLM route", results["vlm"])
+    if "eval" in parts:
+        from pipelines.bench.evaluation import eval_route
+
+        results["eval"] = eval_route(work, args.eval_pages, args.num_cpus)
+        _print_part("evaluation", results["eval"])
     report = work / "results.json"
     report.write_text(json.dumps(results, indent=2))
     print(f"\nresults: {report}")

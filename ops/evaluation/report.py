@@ -1,0 +1,191 @@
+"""The evaluation report: ``pages.parquet``, ``summary.json`` and ``index.html`` in one folder.
+
+Everything here works on what the scoring tasks returned (page scores, coverage counts, the worst
+pages), so the report can be rebuilt without scoring again. The summary keeps the integer counts
+next to every rate, so two reports can be merged or checked by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ops.evaluation.scoring import SCORE_SCHEMA, ShardScores
+from ops.evaluation.truth import TruthIndex
+
+TIE_TOLERANCE = 1e-9
+COMPARE_PAGES_KEPT = 5000  # per-page rows handed to the HTML page's scatter plot
+
+
+@dataclass(slots=True)
+class DocumentScores:
+    """Scores of documents whose truth is one text for several pages."""
+
+    scores: pa.Table = field(default_factory=SCORE_SCHEMA.empty_table)
+    incomplete: int = 0  # documents not scored: a page failed or is missing
+    worst: list[dict[str, Any]] = field(default_factory=list)
+
+
+def coverage_of(
+    shards: Sequence[ShardScores], documents: DocumentScores, truth: Any, sampled: bool
+) -> dict[str, Any]:
+    """What was and was not scored for one output, so that nothing is silently left out."""
+    matched: set[tuple[str, int]] = set()
+    for shard in shards:
+        matched |= shard.matched
+    missing = None
+    if isinstance(truth, TruthIndex) and not sampled:  # a sample leaves truth unmatched by design
+        missing = sum(1 for unit in truth.units() if unit not in matched)
+    return {
+        "shards": len(shards),
+        "unreadable_shards": [
+            {"shard": shard.shard, "reason": shard.failure} for shard in shards if shard.failure
+        ],
+        "rows": sum(shard.rows for shard in shards),
+        "sampled_out": sum(shard.sampled_out for shard in shards),
+        "scored_pages": sum(shard.scores.num_rows for shard in shards),
+        "scored_documents": documents.scores.num_rows,
+        "error_rows": sum(shard.error_rows for shard in shards),
+        "error_rows_with_truth": sum(shard.error_rows_with_truth for shard in shards),
+        "no_truth": sum(shard.no_truth for shard in shards),
+        "truth_missing_from_output": missing,
+        "documents_incomplete": documents.incomplete,
+    }
+
+
+def build_summary(
+    header: dict[str, Any],
+    coverage: dict[str, dict[str, Any]],
+    aggregates: dict[str, list[dict[str, Any]]],
+    group_by: Sequence[str],
+) -> dict[str, Any]:
+    documents = [row for row in aggregates["documents"] if row["cer"] is not None]
+    documents.sort(key=lambda row: (-row["cer"], row["output"], row["source_uri"]))
+    return {
+        **header,
+        "coverage": coverage,
+        "overall": aggregates["overall"],
+        "by": {column: aggregates[column] for column in group_by},
+        "documents_worst": [_document_row(row) for row in documents[:20]],
+        "compare": None,
+        "bench": None,
+    }
+
+
+def _document_row(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("output", "source_uri", "pages", "cer", "wer", "ned", "bow_f1", "char_edits")
+    return {key: row.get(key) for key in keys}
+
+
+def compare(scores: pa.Table, labels: Sequence[str]) -> tuple[dict[str, Any], list[dict]]:
+    """Page-by-page A versus B over the pages both scored (matched by truth entry and page):
+    how often each is better, and the per-page CERs for the plot."""
+    first, second = labels
+    sides = []
+    for label in labels:
+        side = scores.filter(pc.equal(scores["output"], label)).select(
+            ["truth_key", "page_number", "source_uri", "char_edits", "truth_chars", "cer"]
+        )
+        side = side.filter(pc.is_valid(side["cer"]))
+        # Whole-document scores have no page; nulls never join, so give them page 0 to match on.
+        page = pc.fill_null(side["page_number"], 0)
+        sides.append(side.set_column(1, "page_number", page))
+    joined = (
+        sides[0]
+        .join(
+            sides[1].rename_columns(
+                ["truth_key", "page_number", "uri_b", "edits_b", "chars_b", "cer_b"]
+            ),
+            keys=["truth_key", "page_number"],
+            join_type="inner",
+        )
+        .sort_by([("truth_key", "ascending"), ("page_number", "ascending")])
+    )
+    cer_a = joined["cer"].to_numpy(zero_copy_only=False) if joined.num_rows else np.array([])
+    cer_b = joined["cer_b"].to_numpy(zero_copy_only=False) if joined.num_rows else np.array([])
+    delta = cer_b - cer_a
+    summary = {
+        "labels": [first, second],
+        "pages": int(joined.num_rows),
+        "a_better": int((delta > TIE_TOLERANCE).sum()),
+        "b_better": int((delta < -TIE_TOLERANCE).sum()),
+        "ties": int((np.abs(delta) <= TIE_TOLERANCE).sum()),
+        "cer_a": _micro(joined, "char_edits", "truth_chars"),
+        "cer_b": _micro(joined, "edits_b", "chars_b"),
+        "median_delta": float(np.median(delta)) if delta.size else None,
+    }
+    rows = [
+        {"source_uri": uri, "page_number": page or None, "cer_a": float(a), "cer_b": float(b)}
+        for uri, page, a, b in zip(
+            joined["source_uri"].to_pylist(),
+            joined["page_number"].to_pylist(),
+            cer_a,
+            cer_b,
+            strict=True,
+        )
+    ]
+    return summary, rows
+
+
+def _micro(table: pa.Table, edits: str, chars: str) -> float | None:
+    total = pc.sum(table[chars]).as_py() if table.num_rows else None
+    return pc.sum(table[edits]).as_py() / total if total else None
+
+
+def write_report(
+    report: str,
+    summary: dict[str, Any],
+    scores: pa.Table,
+    worst: list[dict[str, Any]],
+    labels: Sequence[str],
+) -> dict[str, Any]:
+    """Write the three report files (each to a temporary name, then renamed) and return the
+    summary as written."""
+    directory = Path(report)
+    directory.mkdir(parents=True, exist_ok=True)
+    compare_rows = None
+    if len(labels) == 2:
+        summary["compare"], compare_rows = compare(scores, labels)
+    _atomic(directory / "pages.parquet", lambda path: pq.write_table(scores, path))
+    text = json.dumps(summary, indent=2, ensure_ascii=False, default=str)
+    _atomic(directory / "summary.json", lambda path: Path(path).write_text(text, "utf-8"))
+    from ops.evaluation.html import render_report
+
+    cer_values = {
+        label: [
+            value
+            for value in scores.filter(pc.equal(scores["output"], label))["cer"].to_pylist()
+            if value is not None
+        ]
+        for label in labels
+    }
+    worst = [{"id": f"w{index}", **entry} for index, entry in enumerate(worst)]
+    benches = summary.get("bench") or {}
+    # The page shows one bench result: the first output's (summary.json has every output's).
+    shown = dict(summary, bench=next(iter(benches.values()), None))
+    page = render_report(shown, worst, cer_values, _thin(compare_rows))
+    _atomic(directory / "index.html", lambda path: Path(path).write_text(page, "utf-8"))
+    return summary
+
+
+def _thin(rows: list[dict] | None) -> list[dict] | None:
+    """At most ``COMPARE_PAGES_KEPT`` rows, evenly spaced (deterministic)."""
+    if rows is None or len(rows) <= COMPARE_PAGES_KEPT:
+        return rows
+    step = len(rows) / COMPARE_PAGES_KEPT
+    return [rows[int(index * step)] for index in range(COMPARE_PAGES_KEPT)]
+
+
+def _atomic(path: Path, write: Any) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    write(str(temporary))
+    os.replace(temporary, path)

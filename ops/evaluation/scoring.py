@@ -1,0 +1,344 @@
+"""Scoring one output shard against truth: the body of one task of the evaluation graph.
+
+A shard is scored on its own, so the graph can run one task per shard in parallel. What a shard
+cannot settle alone is handed back for the aggregation step: the truth entries it found (so the
+driver can count truth pages missing from the output), and the pages of documents whose truth is
+one text for the whole multi-page document (their pages may lie in several shards; they are
+joined and scored by document later, :func:`score_documents`).
+
+Error rows are counted, never scored: an engine that fails 10 % of the pages shows that as
+``error_rows`` beside its CER rather than as a better or worse CER.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ops.evaluation.bench import BenchTruth
+from ops.evaluation.truth import DOCUMENT, TruthIndex
+from ops.metrics.text import PAGE_METRICS_SCHEMA, PageCounts, pages_table, score_page
+from ops.schema import ROUTE_OCR, STATUS_OK
+
+TEXT_LAYER = "text-layer"  # truth: the PDF's own text layer, for pages that went through OCR
+Truth = TruthIndex | BenchTruth | str  # str: TEXT_LAYER
+READ_COLUMNS = [
+    "doc_id",
+    "source_uri",
+    "source_kind",
+    "page_number",
+    "page_count",
+    "route",
+    "backend",
+    "model",
+    "status",
+    "error_type",
+    "text",
+]
+IDENTITY_FIELDS = [
+    pa.field("output", pa.string()),  # which output (the label of --compare)
+    pa.field("source_uri", pa.string()),
+    pa.field("doc_id", pa.string()),
+    pa.field("truth_key", pa.string()),
+    pa.field("page_number", pa.int32()),  # null: scored as a whole document
+    pa.field("source_kind", pa.string()),
+    pa.field("route", pa.string()),
+    pa.field("backend", pa.string()),
+    pa.field("model", pa.string()),
+]
+SCORE_SCHEMA = pa.schema([*IDENTITY_FIELDS, *PAGE_METRICS_SCHEMA])
+DOC_PART_SCHEMA = pa.schema(
+    [
+        *IDENTITY_FIELDS,
+        pa.field("page_count", pa.int32()),
+        pa.field("status", pa.string()),
+        pa.field("text", pa.string()),
+    ]
+)
+EXAMPLE_CHARS = 4000  # text kept per worst page for the report
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringSettings:
+    label: str = "output"
+    normalization: str = "n1"
+    casefold: bool = False
+    sample: float | None = None  # keep this fraction of pages (a hash sample: the same pages
+    # whichever output or run is scored, so --compare compares like with like)
+    worst: int = 20  # pages with the highest CER kept with their texts, per shard
+
+
+@dataclass(slots=True)
+class ShardScores:
+    """What one scoring task returns."""
+
+    shard: str
+    label: str = "output"  # which output the shard belongs to
+    scores: pa.Table = field(default_factory=SCORE_SCHEMA.empty_table)
+    doc_parts: pa.Table = field(default_factory=DOC_PART_SCHEMA.empty_table)
+    matched: set[tuple[str, int]] = field(default_factory=set)  # truth entries found
+    rows: int = 0
+    sampled_out: int = 0
+    error_rows: int = 0  # page and document error rows
+    error_rows_with_truth: int = 0
+    no_truth: int = 0  # ok rows with nothing to compare them to
+    worst: list[dict[str, Any]] = field(default_factory=list)
+    bench: dict[str, list[Any]] = field(default_factory=dict)  # test id -> outcomes (bench truth)
+    failure: str | None = None  # the shard could not be read or scored
+
+
+def score_shard(
+    path: str, truth: Truth, settings: ScoringSettings, filesystem: Any = None
+) -> ShardScores:
+    """Scores for every page of one Parquet shard; a shard that cannot be read is a ``failure``,
+    never an exception, so one bad file cannot sink the evaluation."""
+    result = ShardScores(shard=path, label=settings.label)
+    try:
+        table = pq.read_table(path, columns=READ_COLUMNS, filesystem=filesystem)
+    except Exception as exc:
+        result.failure = f"cannot read the shard: {type(exc).__name__}: {exc}"
+        return result
+    if isinstance(truth, BenchTruth):
+        return run_bench_rows(table.to_pylist(), truth, settings, result)
+    return score_rows(table.to_pylist(), truth, settings, result)
+
+
+def run_bench_rows(
+    rows: list[dict[str, Any]], truth: BenchTruth, settings: ScoringSettings, result: ShardScores
+) -> ShardScores:
+    """olmOCR-bench tests on the pages they name; an error row's page fails its tests."""
+    result.rows = len(rows)
+    for row in rows:
+        if settings.sample is not None and not in_sample(row, settings.sample):
+            result.sampled_out += 1
+            continue
+        ok = row["status"] == STATUS_OK
+        result.error_rows += int(not ok)
+        outcomes = truth.run(row["source_uri"], row["page_number"], row["text"] if ok else None)
+        if not outcomes and ok:
+            result.no_truth += 1
+        for test_id, outcome in outcomes:
+            result.bench.setdefault(test_id, []).append(outcome)
+    return result
+
+
+def score_rows(
+    rows: list[dict[str, Any]],
+    truth: TruthIndex | str,
+    settings: ScoringSettings,
+    result: ShardScores,
+) -> ShardScores:
+    result.rows = len(rows)
+    scored: list[tuple[dict[str, Any], PageCounts]] = []
+    parts: list[dict[str, Any]] = []
+    layers = _TextLayers() if truth == TEXT_LAYER else None
+    for row in rows:
+        if settings.sample is not None and not in_sample(row, settings.sample):
+            result.sampled_out += 1
+            continue
+        if layers is not None:
+            key, reference = _text_layer_truth(row, layers)
+            pages: dict[int, Any] = {}
+        else:
+            key, pages = truth.match(row["source_uri"], row["doc_id"])  # type: ignore[union-attr]
+            reference = None
+        page = row["page_number"]
+        if key and page is not None and page in pages:
+            reference = pages[page]
+            result.matched.add((key, page))
+        elif key and DOCUMENT in pages and not _has_page_entries(pages):
+            result.matched.add((key, DOCUMENT))
+            if (row["page_count"] or 0) > 1:  # joined with its other pages later
+                result.error_rows += int(row["status"] != STATUS_OK)
+                if page is not None:
+                    parts.append({**_identity(row, key, settings.label), **_part(row)})
+                continue
+            reference = pages[DOCUMENT]
+        elif key and page is None:  # a document error row: its pages will never come
+            result.matched.update((key, number) for number in pages)
+        if row["status"] != STATUS_OK:
+            result.error_rows += 1
+            result.error_rows_with_truth += int(reference is not None)
+            continue
+        if reference is None:
+            result.no_truth += 1
+            continue
+        truth_text = reference if isinstance(reference, str) else reference.read()
+        counts = score_page(
+            truth_text,
+            row["text"] or "",
+            normalization=settings.normalization,
+            casefold=settings.casefold,
+        )
+        identity = _identity(row, key, settings.label)
+        scored.append((identity, counts))
+        _keep_worst(result.worst, settings.worst, identity, counts, row["text"], truth_text)
+    result.scores = scores_table([identity for identity, _ in scored], [c for _, c in scored])
+    result.doc_parts = pa.Table.from_pylist(parts, schema=DOC_PART_SCHEMA)
+    if layers is not None:
+        layers.close()
+    return result
+
+
+def scores_table(identities: Sequence[dict[str, Any]], counts: Sequence[PageCounts]) -> pa.Table:
+    metrics = pages_table(counts)
+    identity = pa.Table.from_pylist(list(identities), schema=pa.schema(IDENTITY_FIELDS))
+    return pa.Table.from_arrays([*identity.columns, *metrics.columns], schema=SCORE_SCHEMA)
+
+
+def score_documents(
+    parts: pa.Table, truth: TruthIndex, settings: ScoringSettings
+) -> tuple[pa.Table, int, list[dict[str, Any]]]:
+    """Whole-document scores from the pages of multi-page documents (gathered from all shards):
+    the page texts joined in page order against the document's truth. A document with a failed
+    page is not scored (its text would be incomplete) and is returned as a count."""
+    identities, counts, worst = [], [], []
+    incomplete = 0
+    by_doc: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in parts.to_pylist():
+        by_doc.setdefault((row["output"], row["source_uri"]), []).append(row)
+    for (_, _uri), pages in sorted(by_doc.items()):
+        pages.sort(key=lambda row: row["page_number"] or 0)
+        first = pages[0]
+        complete = all(row["status"] == STATUS_OK for row in pages) and len(
+            {row["page_number"] for row in pages}
+        ) == (first["page_count"] or 0)
+        if not complete:
+            incomplete += 1
+            continue
+        reference = truth.by_doc_id.get(first["doc_id"] or "") or truth.by_name[first["truth_key"]]
+        truth_text = reference[DOCUMENT].read()
+        text = "\n\n".join(row["text"] or "" for row in pages)
+        identity = {name: first[name] for name in SCORE_SCHEMA.names if name in first}
+        identity["page_number"] = None
+        page_counts = score_page(
+            truth_text, text, normalization=settings.normalization, casefold=settings.casefold
+        )
+        identities.append(identity)
+        counts.append(page_counts)
+        _keep_worst(worst, settings.worst, identity, page_counts, text, truth_text)
+    return scores_table(identities, counts), incomplete, worst
+
+
+def in_sample(row: dict[str, Any], fraction: float) -> bool:
+    """A stable hash sample on the file's name and page: the same pages are drawn from every
+    output of the same inputs, wherever they were written."""
+    name = (row["source_uri"] or "").rsplit("/", 1)[-1]
+    digest = hashlib.blake2b(f"{name}#{row['page_number']}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") < fraction * 2**64
+
+
+def _has_page_entries(pages: dict[int, Any]) -> bool:
+    return any(page != DOCUMENT for page in pages)
+
+
+def _identity(row: dict[str, Any], key: str, label: str) -> dict[str, Any]:
+    return {
+        "output": label,
+        "source_uri": row["source_uri"],
+        "doc_id": row["doc_id"],
+        "truth_key": key,
+        "page_number": row["page_number"],
+        "source_kind": row["source_kind"],
+        "route": row["route"],
+        "backend": row["backend"],
+        "model": row["model"],
+    }
+
+
+def _part(row: dict[str, Any]) -> dict[str, Any]:
+    return {"page_count": row["page_count"], "status": row["status"], "text": row["text"]}
+
+
+def _keep_worst(
+    worst: list[dict[str, Any]],
+    limit: int,
+    identity: dict[str, Any],
+    counts: PageCounts,
+    text: str | None,
+    truth_text: str,
+) -> None:
+    """Keep the ``limit`` pages with the highest CER (a heap: O(log k) per page); texts are
+    copied only for pages that enter it."""
+    cer = counts.cer
+    if cer is None or limit <= 0 or (len(worst) >= limit and cer <= worst[0]["cer"]):
+        return
+    entry = _Ranked(
+        identity,
+        cer=cer,
+        truth_chars=counts.truth_chars,
+        char_edits=counts.char_edits,
+        text=(text or "")[:EXAMPLE_CHARS],
+        truth=truth_text[:EXAMPLE_CHARS],
+    )
+    if len(worst) < limit:
+        heapq.heappush(worst, entry)  # type: ignore[arg-type]
+    else:
+        heapq.heapreplace(worst, entry)  # type: ignore[arg-type]
+
+
+class _Ranked(dict):
+    """A worst-page entry ordered by CER, so a plain heap keeps the largest ones."""
+
+    def __lt__(self, other: dict) -> bool:  # type: ignore[override]
+        return (self["cer"], self["source_uri"], str(self["page_number"])) < (
+            other["cer"],
+            other["source_uri"],
+            str(other["page_number"]),
+        )
+
+
+def worst_pages(lists: Iterable[list[dict[str, Any]]], limit: int) -> list[dict[str, Any]]:
+    """The overall worst pages from the per-task lists, highest CER first."""
+    merged = [dict(entry) for entries in lists for entry in entries]
+    merged.sort(key=lambda entry: (-entry["cer"], entry["source_uri"], str(entry["page_number"])))
+    return merged[:limit]
+
+
+class _TextLayers:
+    """Open PDFs by URI, one at a time (rows of one document are contiguous in a shard)."""
+
+    def __init__(self) -> None:
+        self._uri: str | None = None
+        self._document: Any = None
+
+    def page_text(self, uri: str, page_number: int) -> str | None:
+        from ops.pdf.document import open_pdf
+        from ops.pdf.textlayer import extract_text
+        from ops.sources import open_stream
+
+        if uri != self._uri:
+            self.close()
+            self._uri = uri
+            try:
+                with open_stream(uri) as stream:
+                    self._document = open_pdf(stream.read())
+            except Exception:
+                self._document = None
+        if self._document is None or not 0 < page_number <= len(self._document):
+            return None
+        page = self._document[page_number - 1]
+        try:
+            return extract_text(page)
+        finally:
+            page.close()
+
+    def close(self) -> None:
+        if self._document is not None:
+            self._document.close()
+        self._uri, self._document = None, None
+
+
+def _text_layer_truth(row: dict[str, Any], layers: _TextLayers) -> tuple[str, str | None]:
+    """The page's own text layer, for OCR-route pages of PDFs; empty layers are no truth."""
+    if row["route"] != ROUTE_OCR or row["source_kind"] != "pdf" or row["page_number"] is None:
+        return "", None
+    text = layers.page_text(row["source_uri"], row["page_number"])
+    key = row["source_uri"]
+    return key, (text if text and text.strip() else None)

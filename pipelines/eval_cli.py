@@ -1,0 +1,165 @@
+"""``pagemill eval``: the command line of the evaluation graph (:mod:`pipelines.evaluate`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ops.evaluation.scoring import TEXT_LAYER
+from ops.metrics.normalize import FORMS
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+DESCRIPTION = """\
+Score OUTPUT's page text against ground truth and write a report (REPORT/index.html,
+summary.json, pages.parquet). Scoring runs as Ray tasks, one per output shard, separate from
+any conversion.
+
+TRUTH is one of:
+  a folder   NAME.txt / NAME.gt.txt / NAME.gold.txt for a whole document NAME.*,
+             NAME/0001.txt (any zero padding) for page 1 of it; matched by file name
+             and, when names repeat, by the folders above it
+  a table    .parquet or .jsonl with `text`, one of source / source_uri / name / doc_id,
+             and optionally page_number (empty: the whole document)
+  text-layer the PDFs' own text layer, for pages that went through OCR (e.g. a run with
+             --route ocr over born-digital PDFs audits OCR with no labelling at all)
+  a bench    olmOCR-bench test files (one .jsonl, or a folder of them: one category per
+             file); tests run on each page's text and are scored as olmOCR-bench does
+             (pass rate per category, overall = their mean, 95% bootstrap interval).
+             Math tests pass on an exact formula match only (no KaTeX rendering)
+"""
+
+EPILOG = """\
+examples:
+  pagemill eval out --truth truth/
+  pagemill eval out --truth text-layer --sample 500 --group-by route,backend
+  pagemill eval --compare out_tesseract out_rapidocr --truth truth/ --report cmp/
+"""
+
+
+def add_eval(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "eval",
+        help="score an output against ground truth (CER, WER, NED, bag of words) and report",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("output", metavar="OUTPUT", nargs="?", help="a pagemill output folder")
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("OUTPUT_A", "OUTPUT_B"),
+        help="score two outputs of the same inputs and compare them page by page",
+    )
+    parser.add_argument("--truth", required=True, help=f"folder, table file, or {TEXT_LAYER}")
+    parser.add_argument(
+        "--truth-format",
+        choices=["auto", "folder", "table", TEXT_LAYER, "olmocr-bench"],
+        default="auto",
+        help="how to read --truth",
+    )
+    parser.add_argument(
+        "--report", default=None, help="report folder (default: OUTPUT/_eval, or ./eval-compare)"
+    )
+    parser.add_argument(
+        "--normalize",
+        choices=list(FORMS),
+        default="n1",
+        help="n0: NFC only; n1: also quotes/dashes folded, markup stripped, whitespace "
+        "collapsed; n2: n1 then letters and digits only (NED always uses n2)",
+    )
+    parser.add_argument("--casefold", action="store_true", help="compare case-insensitively")
+    parser.add_argument(
+        "--sample",
+        type=float,
+        default=None,
+        help="score a stable hash sample: a fraction (0.1) or about this many pages (500)",
+    )
+    parser.add_argument(
+        "--group-by",
+        default="route,backend",
+        help="breakdowns, comma-separated: route, backend, model, source_kind",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="scoring tasks at once (default: all CPUs)"
+    )
+    parser.add_argument("--labels", nargs="+", default=None, help="names of the outputs")
+    parser.add_argument("--address", default=None, help="Ray cluster (default: start locally)")
+    parser.add_argument("--num-cpus", type=int, default=None, help="CPUs for a local Ray")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from pipelines.evaluate import EvalConfig, evaluate
+
+    if bool(args.output) == bool(args.compare):
+        print("pagemill: error: give OUTPUT, or --compare OUTPUT_A OUTPUT_B", file=sys.stderr)
+        return EXIT_USAGE
+    outputs = tuple(args.compare) if args.compare else (args.output,)
+    try:
+        config = EvalConfig(
+            outputs=outputs,
+            truth=args.truth,
+            truth_format=args.truth_format,
+            report=args.report or ("eval-compare" if args.compare else None),
+            normalization=args.normalize,
+            casefold=args.casefold,
+            sample=args.sample,
+            group_by=tuple(column for column in args.group_by.split(",") if column),
+            workers=args.workers,
+            labels=tuple(args.labels or ()),
+            progress=args.progress,
+            address=args.address,
+            num_cpus=args.num_cpus,
+        )
+        result = evaluate(config)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"pagemill: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(format_headline(result.summary))
+    print(
+        f"report: {result.report}/index.html  ({result.pages_scored:,} scores, "
+        f"{result.seconds:.1f} s)"
+    )
+    return EXIT_OK
+
+
+def format_headline(summary: dict) -> str:
+    """The overall table as plain text: one line per output."""
+    lines = [
+        f"{'output':<12} {'pages':>8} {'CER':>7} {'WER':>7} {'NED':>7} {'BoW F1':>7}"
+        f" {'errors':>7} {'missing':>8}"
+    ]
+    for row in summary["overall"]:
+        coverage = summary["coverage"][row["output"]]
+        missing = coverage["truth_missing_from_output"]
+        lines.append(
+            f"{row['output']:<12} {row['pages']:>8,} {_rate(row['cer'])} {_rate(row['wer'])} "
+            f"{_rate(row['ned'])} {_rate(row['bow_f1'])} {coverage['error_rows']:>7,} "
+            f"{'—' if missing is None else format(missing, ','):>8}"
+        )
+    for shard in (s for c in summary["coverage"].values() for s in c["unreadable_shards"]):
+        lines.append(f"unreadable shard {shard['shard']}: {shard['reason']}")
+    for label, bench in (summary.get("bench") or {}).items():
+        lines.append(
+            f"olmOCR-bench {label}: {bench['overall']:.3f} "
+            f"(95% CI {bench['ci_low']:.3f}-{bench['ci_high']:.3f}) over {bench['tests']:,} tests; "
+            + ", ".join(f"{c['name']} {c['rate']:.3f}" for c in bench["categories"])
+        )
+    compared = summary.get("compare")
+    if compared:
+        a, b = compared["labels"]
+        lines.append(
+            f"{compared['pages']:,} pages in both: {a} better on {compared['a_better']:,}, "
+            f"{b} better on {compared['b_better']:,}, ties {compared['ties']:,}"
+        )
+    return "\n".join(lines)
+
+
+def _rate(value: float | None) -> str:
+    return f"{'—':>7}" if value is None else f"{value:>7.4f}"

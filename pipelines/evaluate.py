@@ -1,0 +1,420 @@
+"""Evaluation as its own Ray Core task graph, apart from the conversion pipeline.
+
+    list shards ─► score_shard × N ─► score_documents × K ─► summarize × G ─► report × 1
+    (driver)       (one per shard,    (multi-page documents   (overall, each    (pinned to
+                    bounded in flight) with one truth text)    group-by column,  this node)
+                                                               documents)
+
+Truth is loaded once on the driver and shared through the object store. A shard that cannot be
+read is reported in the summary and the rest is scored; truth entries no shard matched are
+counted as missing from the output. It runs on a local Ray or on the cluster that made the output
+(``--address``), after or alongside a conversion: it reads only finished shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from ops.evaluation.bench import BenchTruth, bench_summary, is_bench, load_bench_truth
+from ops.evaluation.report import (
+    DocumentScores,
+    build_summary,
+    coverage_of,
+    write_report,
+)
+from ops.evaluation.scoring import (
+    DOC_PART_SCHEMA,
+    TEXT_LAYER,
+    ScoringSettings,
+    ShardScores,
+    Truth,
+    score_documents,
+    score_shard,
+    worst_pages,
+)
+from ops.evaluation.truth import TruthIndex, load_folder, load_table
+from ops.metrics.aggregate import finalize, merge_partials, partial_summary
+from ops.metrics.normalize import check_form, normalization_id
+from ops.metrics.text import NED_FORM
+from ops.shards import TEMPORARY_PREFIX, resolve
+from pipelines.outputs import pages_dir
+from pipelines.runtime import cluster_cpus, ensure_ray
+
+BENCH = "olmocr-bench"
+TRUTH_FORMATS = ("auto", "folder", "table", TEXT_LAYER, BENCH)
+GROUP_COLUMNS = ("route", "backend", "model", "source_kind")
+DOCUMENT_TASKS = 4  # whole-document scoring is split by document into this many tasks
+WORST_PAGES = 20
+WORST_DOCUMENTS = 20
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    outputs: tuple[str, ...]  # one OUTPUT, or two with --compare
+    truth: str  # a folder, a table file, or "text-layer"
+    report: str | None = None  # default: OUTPUT/_eval (the first output's)
+    truth_format: str = "auto"
+    normalization: str = "n1"
+    casefold: bool = False
+    sample: float | None = None  # a fraction (0, 1], or a page count above 1
+    group_by: tuple[str, ...] = ("route", "backend")
+    workers: int | None = None  # scoring tasks in flight; default: the cluster's CPUs
+    labels: tuple[str, ...] = ()  # names of the outputs in the report; default A, B
+    progress: bool = True
+    address: str | None = None
+    num_cpus: int | None = None
+
+    def validate(self) -> None:
+        if not 1 <= len(self.outputs) <= 2:
+            raise ValueError("evaluate one OUTPUT, or two with --compare")
+        check_form(self.normalization)
+        if self.truth_format not in TRUTH_FORMATS:
+            raise ValueError(f"--truth-format must be one of {', '.join(TRUTH_FORMATS)}")
+        unknown = [column for column in self.group_by if column not in GROUP_COLUMNS]
+        if unknown:
+            raise ValueError(
+                f"cannot group by {', '.join(unknown)}: choose from {', '.join(GROUP_COLUMNS)}"
+            )
+        if self.sample is not None and self.sample <= 0:
+            raise ValueError("--sample must be a fraction in (0, 1] or a number of pages")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError("--workers must be at least 1")
+        for output in self.outputs:
+            if not Path(pages_dir(output)).is_dir() and "://" not in output:
+                raise FileNotFoundError(f"{output} holds no pagemill output (no pages/ folder)")
+
+    def output_labels(self) -> tuple[str, ...]:
+        if self.labels:
+            if len(self.labels) != len(self.outputs):
+                raise ValueError("give one --label per output")
+            return self.labels
+        return ("A", "B")[: len(self.outputs)] if len(self.outputs) > 1 else ("output",)
+
+    def report_dir(self) -> str:
+        return self.report or str(Path(self.outputs[0]) / "_eval")
+
+
+@dataclass
+class EvalResult:
+    report: str
+    summary: dict[str, Any]
+    seconds: float
+    pages_scored: int = field(default=0)
+
+
+def load_truth(truth: str, truth_format: str = "auto") -> Truth:
+    if truth_format == TEXT_LAYER or (truth_format == "auto" and truth == TEXT_LAYER):
+        return TEXT_LAYER
+    path = Path(truth)
+    if truth_format == BENCH or (truth_format == "auto" and path.exists() and is_bench(path)):
+        return load_bench_truth(path)
+    if truth_format == "folder" or (truth_format == "auto" and path.is_dir()):
+        return load_folder(path)
+    if truth_format == "table" or path.suffix in (".parquet", ".jsonl", ".ndjson", ".json"):
+        return load_table(path)
+    raise ValueError(
+        f"--truth {truth}: expected a folder of text files, a .parquet/.jsonl table, or "
+        f"'{TEXT_LAYER}'"
+    )
+
+
+def list_shards(output: str) -> list[str]:
+    """Finished shards of an output (hidden temporaries of running or killed writers excluded)."""
+    from pyarrow import fs
+
+    filesystem, root = resolve(pages_dir(output))
+    selector = fs.FileSelector(root, recursive=True, allow_not_found=True)
+    return sorted(
+        info.path
+        for info in filesystem.get_file_info(selector)
+        if info.type == fs.FileType.File
+        and info.path.endswith(".parquet")
+        and not Path(info.path).name.startswith(TEMPORARY_PREFIX)
+    )
+
+
+def sample_fraction(sample: float | None, shards: list[str]) -> float | None:
+    """``--sample``: a fraction as given; a page count becomes the fraction of all rows (read
+    from the shards' footers) that draws about that many pages."""
+    if sample is None or sample <= 1:
+        return sample
+    total = 0
+    for shard in shards:
+        try:
+            total += pq.ParquetFile(shard).metadata.num_rows
+        except Exception:  # counted as unreadable by its scoring task
+            continue
+    return min(1.0, sample / total) if total else None
+
+
+@ray.remote(num_cpus=1)
+def _score_shard_task(path: str, truth: Any, settings: ScoringSettings) -> ShardScores:
+    return score_shard(path, truth, settings)
+
+
+@ray.remote(num_cpus=1)
+def _score_documents_task(
+    parts: pa.Table, truth: TruthIndex, settings: ScoringSettings
+) -> tuple[pa.Table, int, list[dict[str, Any]]]:
+    return score_documents(parts, truth, settings)
+
+
+@ray.remote(num_cpus=1)
+def _summarize_task(scores: pa.Table, group_by: list[str]) -> list[dict[str, Any]]:
+    """One aggregation (overall, one group-by column, or per document), from the page scores'
+    integer counts: partial summaries per batch of pages, merged."""
+    partials = [
+        partial_summary(pa.Table.from_batches([batch]), group_by)
+        for batch in scores.to_batches(max_chunksize=100_000)
+    ]
+    if not partials:
+        return []
+    return finalize(merge_partials(partials, group_by), group_by)
+
+
+def evaluate(config: EvalConfig) -> EvalResult:
+    """Score ``config.outputs`` against ``config.truth`` and write the report."""
+    config.validate()
+    began = time.perf_counter()
+    timings: dict[str, float] = {}
+    clock = _Clock(timings)
+    truth = load_truth(config.truth, config.truth_format)
+    labels = config.output_labels()
+    shards = {
+        label: list_shards(output) for label, output in zip(labels, config.outputs, strict=True)
+    }
+    clock("truth_and_listing")
+    started = ensure_ray(config.address, config.num_cpus)
+    clock("ray_start")
+    try:
+        truth_ref = ray.put(truth)
+        jobs = [
+            (shard, _settings(config, label, sample_fraction(config.sample, shards[label])))
+            for label in labels
+            for shard in shards[label]
+        ]
+        results = _run_scoring(jobs, truth_ref, labels, config)
+        clock("scoring")
+        documents = _score_documents(results, truth, truth_ref, config, labels)
+        clock("documents")
+        scores = pa.concat_tables(
+            [scores.scores for label in labels for scores in results[label]]
+            + [documents[label].scores for label in labels]
+        )
+        scores_ref = ray.put(scores)
+        aggregates = _aggregate(scores_ref, config.group_by)
+        coverage = {
+            label: coverage_of(results[label], documents[label], truth, config.sample is not None)
+            for label in labels
+        }
+        worst = worst_pages(
+            [scores.worst for label in labels for scores in results[label]]
+            + [documents[label].worst for label in labels],
+            WORST_PAGES,
+        )
+        summary = build_summary(
+            summary_header(config, labels, truth), coverage, aggregates, config.group_by
+        )
+        if isinstance(truth, BenchTruth):
+            summary["bench"] = {
+                label: bench_summary(truth, _outcomes(results[label])) for label in labels
+            }
+        clock("aggregation")
+        summary["timings_s"] = timings
+        # The report is written where the command runs: pin its task to this node.
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        summary = ray.get(
+            _report_task.options(scheduling_strategy=here).remote(
+                config.report_dir(), summary, scores_ref, worst, labels
+            )
+        )
+        clock("report")
+    finally:
+        if started:
+            ray.shutdown()
+    return EvalResult(config.report_dir(), summary, time.perf_counter() - began, scores.num_rows)
+
+
+class _Clock:
+    """Seconds per phase, recorded in the summary (where does an evaluation spend its time?)."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self._timings = timings
+        self._last = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self._timings[phase] = round(now - self._last, 3)
+        self._last = now
+
+
+def _settings(config: EvalConfig, label: str, sample: float | None) -> ScoringSettings:
+    return ScoringSettings(
+        label=label,
+        normalization=config.normalization,
+        casefold=config.casefold,
+        sample=sample,
+        worst=WORST_PAGES,
+    )
+
+
+def _aggregate(scores_ref: Any, group_by: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+    """One aggregation task per view of the scores, run in parallel."""
+    groupings = {"overall": ["output"], "documents": ["output", "source_uri"]}
+    groupings.update({column: ["output", column] for column in group_by})
+    refs = [_summarize_task.remote(scores_ref, keys) for keys in groupings.values()]
+    return dict(zip(groupings, ray.get(refs), strict=True))
+
+
+@ray.remote(num_cpus=1)
+def _report_task(
+    report: str,
+    summary: dict[str, Any],
+    scores: pa.Table,
+    worst: list[dict[str, Any]],
+    labels: tuple[str, ...],
+) -> dict[str, Any]:
+    return write_report(report, summary, scores, worst, labels)
+
+
+def _outcomes(shards: list[ShardScores]) -> dict[str, list[Any]]:
+    merged: dict[str, list[Any]] = {}
+    for shard in shards:
+        for test_id, outcomes in shard.bench.items():
+            merged.setdefault(test_id, []).extend(outcomes)
+    return merged
+
+
+def _run_scoring(
+    jobs: list[tuple[str, ScoringSettings]],
+    truth_ref: Any,
+    labels: tuple[str, ...],
+    config: EvalConfig,
+) -> dict[str, list[ShardScores]]:
+    """One task per shard (of every output at once), at most ``workers`` in flight, with a
+    progress bar over shards and pages."""
+    limit = config.workers or max(1, int(cluster_cpus()))
+    pending = list(reversed(jobs))
+    in_flight: list[Any] = []
+    done: dict[str, list[ShardScores]] = {label: [] for label in labels}
+    bar = _progress(len(jobs), "scoring", config.progress)
+    while pending or in_flight:
+        while pending and len(in_flight) < limit:
+            shard, settings = pending.pop()
+            in_flight.append(_score_shard_task.remote(shard, truth_ref, settings))
+        ready, in_flight = ray.wait(in_flight, num_returns=1)
+        for scores in ray.get(ready):
+            done[scores.label].append(scores)
+            bar(scores.rows)
+    bar(None)
+    return {label: sorted(found, key=lambda s: s.shard) for label, found in done.items()}
+
+
+def _score_documents(
+    results: dict[str, list[ShardScores]],
+    truth: Any,
+    truth_ref: Any,
+    config: EvalConfig,
+    labels: tuple[str, ...],
+) -> dict[str, DocumentScores]:
+    """Whole-document truth over multi-page documents: pages gathered from every shard, split by
+    document into a few tasks."""
+    documents: dict[str, DocumentScores] = {}
+    for label in labels:
+        parts = pa.concat_tables(
+            [DOC_PART_SCHEMA.empty_table()] + [scores.doc_parts for scores in results[label]]
+        )
+        if not parts.num_rows or not isinstance(truth, TruthIndex):
+            documents[label] = DocumentScores()
+            continue
+        settings = ScoringSettings(
+            label=label,
+            normalization=config.normalization,
+            casefold=config.casefold,
+            worst=WORST_PAGES,
+        )
+        buckets = _split_by_document(parts, DOCUMENT_TASKS)
+        outcomes = ray.get(
+            [_score_documents_task.remote(bucket, truth_ref, settings) for bucket in buckets]
+        )
+        documents[label] = DocumentScores(
+            pa.concat_tables([table for table, _, _ in outcomes]),
+            sum(incomplete for _, incomplete, _ in outcomes),
+            [entry for _, _, worst in outcomes for entry in worst],
+        )
+    return documents
+
+
+def _split_by_document(parts: pa.Table, count: int) -> list[pa.Table]:
+    uris = parts.column("source_uri").to_pylist()
+    buckets: dict[int, list[int]] = {}
+    for index, uri in enumerate(uris):
+        bucket = int.from_bytes(hashlib.blake2b(uri.encode(), digest_size=4).digest()) % count
+        buckets.setdefault(bucket, []).append(index)
+    return [parts.take(pa.array(rows)) for _, rows in sorted(buckets.items())]
+
+
+def _progress(total: int, description: str, enabled: bool) -> Callable[[int | None], None]:
+    """A tqdm bar over shards that also shows pages scored; ``None`` closes it."""
+    if not enabled:
+        return lambda _: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=description, unit="shard", file=sys.stderr, dynamic_ncols=True)
+    pages = 0
+
+    def update(rows: int | None) -> None:
+        nonlocal pages
+        if rows is None:
+            bar.close()
+            return
+        pages += rows
+        bar.set_postfix_str(f"{pages:,} pages", refresh=False)
+        bar.update(1)
+
+    return update
+
+
+def summary_header(config: EvalConfig, labels: tuple[str, ...], truth: Any) -> dict[str, Any]:
+    truth_info: dict[str, Any]
+    if isinstance(truth, BenchTruth):
+        truth_info = {"format": BENCH, "description": truth.description, "entries": len(truth)}
+    elif isinstance(truth, TruthIndex):
+        truth_info = {
+            "format": "folder" if truth.description.startswith("text files") else "table",
+            "description": truth.description,
+            "entries": len(truth),
+        }
+    else:
+        truth_info = {
+            "format": TEXT_LAYER,
+            "description": "the PDFs' own text layer, for pages that went through OCR",
+            "entries": None,
+        }
+    return {
+        "pagemill_eval": 1,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "outputs": dict(zip(labels, config.outputs, strict=True)),
+        "truth": truth_info,
+        "normalization": normalization_id(config.normalization, casefold=config.casefold),
+        "ned_normalization": normalization_id(NED_FORM, casefold=config.casefold),
+        "settings": {
+            "sample": config.sample,
+            "group_by": list(config.group_by),
+            "workers": config.workers,
+            "normalization": config.normalization,
+            "casefold": config.casefold,
+        },
+    }

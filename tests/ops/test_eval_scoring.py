@@ -1,0 +1,154 @@
+"""Scoring one shard: which rows are scored, counted or deferred, against hand-made truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ops.evaluation.scoring import (
+    TEXT_LAYER,
+    ScoringSettings,
+    ShardScores,
+    in_sample,
+    score_documents,
+    score_rows,
+    score_shard,
+    worst_pages,
+)
+from ops.evaluation.truth import DOCUMENT, TruthIndex, TruthRef
+from ops.pdf.document import open_pdf
+from ops.pdf.textlayer import extract_text
+
+
+def row(uri, page, text, status="ok", page_count=1, route="ocr", kind="pdf", doc_id=None):
+    return {
+        "doc_id": doc_id or f"id-{uri}",
+        "source_uri": uri,
+        "source_kind": kind,
+        "page_number": page,
+        "page_count": page_count,
+        "route": route,
+        "backend": "tesseract",
+        "model": None,
+        "status": status,
+        "error_type": None if status == "ok" else "ocr_failed",
+        "text": text,
+    }
+
+
+def index(entries):
+    truth = TruthIndex("test")
+    for name, page, text in entries:
+        truth.add(name, None, page, TruthRef(text=text))
+    return truth
+
+
+def score(rows, truth, **settings):
+    return score_rows(rows, truth, ScoringSettings(**settings), ShardScores("s"))
+
+
+def test_pages_are_scored_counted_or_deferred():
+    truth = index(
+        [
+            ("a", 1, "kitten"),
+            ("a", 2, "page two"),
+            ("b", DOCUMENT, "one page doc"),
+            ("c", DOCUMENT, "two page doc"),
+            ("gone", 1, "never converted"),
+        ]
+    )
+    rows = [
+        row("/in/a.pdf", 1, "sitting", page_count=2),
+        row("/in/a.pdf", 2, None, status="error", page_count=2),
+        row("/in/b.pdf", 1, "one page doc"),
+        row("/in/c.pdf", 1, "two page", page_count=2),
+        row("/in/c.pdf", 2, "doc", page_count=2),
+        row("/in/untruthed.pdf", 1, "no truth here"),
+    ]
+    result = score(rows, truth)
+    scored = result.scores.to_pylist()
+    assert [(r["truth_key"], r["page_number"]) for r in scored] == [("a", 1), ("b", 1)]
+    assert scored[0]["char_edits"] == 3 and scored[0]["cer"] == pytest.approx(3 / 6)
+    assert scored[1]["cer"] == 0.0
+    assert result.error_rows == result.error_rows_with_truth == 1
+    assert result.no_truth == 1
+    assert result.doc_parts.num_rows == 2  # c's pages wait for the document step
+    assert result.matched == {("a", 1), ("a", 2), ("b", DOCUMENT), ("c", DOCUMENT)}
+
+    documents, incomplete, worst = score_documents(result.doc_parts, truth, ScoringSettings())
+    (document,) = documents.to_pylist()
+    assert document["page_number"] is None and document["truth_key"] == "c"
+    assert document["char_edits"] == 0  # "two page\n\ndoc" normalises to the truth
+    assert incomplete == 0 and worst[0]["source_uri"] == "/in/c.pdf"
+
+
+def test_a_document_with_a_failed_page_is_not_scored_whole():
+    truth = index([("c", DOCUMENT, "two page doc")])
+    rows = [
+        row("/in/c.pdf", 1, "two page", page_count=2),
+        row("/in/c.pdf", 2, None, status="error", page_count=2),
+    ]
+    result = score(rows, truth)
+    assert result.error_rows == 1
+    documents, incomplete, _ = score_documents(result.doc_parts, truth, ScoringSettings())
+    assert documents.num_rows == 0 and incomplete == 1
+
+
+def test_a_document_error_row_accounts_for_all_its_truth_pages():
+    truth = index([("d", 1, "x"), ("d", 2, "y")])
+    result = score([row("/in/d.pdf", None, None, status="error", page_count=None)], truth)
+    assert result.matched == {("d", 1), ("d", 2)} and result.error_rows == 1
+
+
+def test_the_sample_is_stable_and_independent_of_the_folder():
+    rows = [row(f"/x/doc{i}.pdf", 1, "t") for i in range(2000)]
+    kept = [r for r in rows if in_sample(r, 0.25)]
+    assert 400 < len(kept) < 600
+    moved = [dict(r, source_uri=r["source_uri"].replace("/x/", "s3://b/y/")) for r in rows]
+    assert [in_sample(r, 0.25) for r in moved] == [in_sample(r, 0.25) for r in rows]
+
+
+def test_worst_pages_keep_the_highest_cer_with_texts():
+    truth = index([(f"p{i}", 1, "abcdefghij") for i in range(30)])
+    rows = [row(f"/in/p{i}.pdf", 1, "abcdefghij"[: 10 - i % 10]) for i in range(30)]
+    result = score(rows, truth, worst=5)
+    merged = worst_pages([result.worst], 3)
+    assert [entry["cer"] for entry in merged] == [0.9, 0.9, 0.9]
+    assert merged[0]["truth"] == "abcdefghij" and merged[0]["text"] == "a"
+
+
+def test_a_shard_that_cannot_be_read_is_a_failure_not_an_exception(tmp_path):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 this is not parquet")
+    result = score_shard(str(bad), index([]), ScoringSettings())
+    assert result.failure and "cannot read the shard" in result.failure
+    assert result.rows == 0
+
+
+def test_a_real_shard_is_scored(tmp_path):
+    rows = [row("/in/a.pdf", 1, "kitten")]
+    path = tmp_path / "s.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    result = score_shard(str(path), index([("a", 1, "kitten")]), ScoringSettings(label="A"))
+    assert result.scores.column("output").to_pylist() == ["A"]
+    assert result.scores.column("cer").to_pylist() == [0.0]
+
+
+def test_text_layer_truth_scores_ocr_pages_of_pdfs_only(samples: Path):
+    pdf = samples / "docs" / "born-digital-report.pdf"
+    document = open_pdf(pdf.read_bytes())
+    layer = extract_text(document[0])
+    rows = [
+        row(str(pdf), 1, layer),  # OCR read exactly what the layer says
+        row(str(pdf), 2, "garbage", page_count=3),
+        row(str(pdf), 3, "whatever", route="text"),  # the text route *is* the layer
+        row("/in/scan.tif", 1, "x", kind="image"),
+    ]
+    result = score(rows, TEXT_LAYER)
+    scored = result.scores.to_pylist()
+    assert [r["page_number"] for r in scored] == [1, 2]
+    assert scored[0]["cer"] == 0.0 and scored[1]["cer"] > 0.5
+    assert result.no_truth == 2

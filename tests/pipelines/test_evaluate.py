@@ -1,0 +1,193 @@
+"""The evaluation task graph on the session's local Ray cluster: shards scored in parallel, a shard
+that cannot be read reported, truth missing from the output counted, whole-document truth joined
+across shards, two outputs compared page by page, and the report's three files written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from ops.schema import PAGE_SCHEMA, to_table
+from pipelines.cli import EXIT_USAGE, main
+from pipelines.evaluate import EvalConfig, evaluate
+
+pytestmark = pytest.mark.usefixtures("ray_cluster")
+
+TRUTH = {
+    "alpha/0001.txt": "The quick brown fox jumps over the lazy dog.",
+    "alpha/0002.txt": "Pack my box with five dozen liquor jugs.",
+    "beta.gt.txt": "Sphinx of black quartz, judge my vow.\n\nHow vexingly quick daft zebras jump!",
+    "gamma/0001.txt": "A page that no output row ever reaches.",
+}
+
+
+def page(uri, number, text, count, status="ok", backend="tesseract"):
+    return {
+        "doc_id": f"sha-{uri}",
+        "source_uri": uri,
+        "source_kind": "pdf",
+        "page_index": number - 1,
+        "page_number": number,
+        "page_count": count,
+        "route": "ocr",
+        "backend": backend,
+        "text": text,
+        "status": status,
+        "error_type": None if status == "ok" else "ocr_failed",
+    }
+
+
+def make_output(root: Path, texts: dict[tuple[str, int], str], broken: bool = False) -> Path:
+    """An output folder as `pagemill run` leaves it, written directly: two shards that split
+    beta's pages, and optionally one shard that is not Parquet at all."""
+    pages = root / "pages"
+    pages.mkdir(parents=True)
+    first = [
+        page("/in/alpha.pdf", 1, texts[("alpha", 1)], 2),
+        page("/in/alpha.pdf", 2, texts[("alpha", 2)], 2),
+        page("/in/beta.pdf", 1, texts[("beta", 1)], 2),
+        page("/in/extra.pdf", 1, "no truth for this one", 1),
+    ]
+    second = [page("/in/beta.pdf", 2, texts[("beta", 2)], 2)]
+    pq.write_table(to_table(first, PAGE_SCHEMA), pages / "part-1.parquet")
+    pq.write_table(to_table(second, PAGE_SCHEMA), pages / "part-2.parquet")
+    (pages / ".part-3.parquet.tmp").write_bytes(b"a writer was killed here")  # never read
+    if broken:
+        (pages / "part-9.parquet").write_bytes(b"PAR1 truncated by a full disk")
+    return root
+
+
+@pytest.fixture
+def truth(tmp_path: Path) -> Path:
+    root = tmp_path / "truth"
+    for name, text in TRUTH.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+PERFECT = {
+    ("alpha", 1): "The quick brown fox jumps over the lazy dog.",
+    ("alpha", 2): "Pack my box with five dozen liquor jugs.",
+    ("beta", 1): "Sphinx of black quartz, judge my vow.",
+    ("beta", 2): "How vexingly quick daft zebras jump!",
+}
+
+
+def test_scores_coverage_and_report_files(tmp_path, truth):
+    texts = dict(PERFECT)
+    texts[("alpha", 1)] = "The quick brown fax jumps over the lazy dog."  # 1 edit in 44
+    output = make_output(tmp_path / "out", texts, broken=True)
+    result = evaluate(EvalConfig(outputs=(str(output),), truth=str(truth), progress=False))
+
+    summary = json.loads((output / "_eval" / "summary.json").read_text())
+    assert summary == result.summary
+    coverage = summary["coverage"]["output"]
+    assert coverage["shards"] == 3 and coverage["rows"] == 5
+    (unreadable,) = coverage["unreadable_shards"]
+    assert unreadable["shard"].endswith("part-9.parquet") and "cannot read" in unreadable["reason"]
+    assert coverage["scored_pages"] == 2 and coverage["scored_documents"] == 1  # beta, whole
+    assert coverage["no_truth"] == 1 and coverage["truth_missing_from_output"] == 1  # gamma
+    (overall,) = summary["overall"]
+    assert overall["pages"] == 3
+    assert overall["char_edits"] == 1
+    assert overall["cer"] == pytest.approx(1 / (44 + 40 + 74))  # beta: n1 joins with one space
+
+    pages = pq.read_table(output / "_eval" / "pages.parquet").to_pylist()
+    assert sorted((p["truth_key"], p["page_number"]) for p in pages) == [
+        ("alpha", 1),
+        ("alpha", 2),
+        ("beta", None),
+    ]
+    html = (output / "_eval" / "index.html").read_text()
+    assert "part-9.parquet" in html  # the unreadable shard, with its reason
+    assert "/in/alpha.pdf" in html and "lazy dog" in html  # the worst page, beside its truth
+
+
+def test_compare_two_outputs_page_by_page(tmp_path, truth, capsys):
+    worse = {**PERFECT, ("alpha", 2): "Pack my bax with five dozen liquor jugs."}
+    better = make_output(tmp_path / "a", PERFECT)
+    make_output(tmp_path / "b", worse)
+    report = tmp_path / "cmp"
+    argv = ["eval", "--compare", str(better), str(tmp_path / "b"), "--truth", str(truth)]
+    assert main([*argv, "--report", str(report), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "A better on 1" in printed and "report:" in printed
+    compared = json.loads((report / "summary.json").read_text())["compare"]
+    assert compared["pages"] == 3  # alpha 1, alpha 2, beta whole
+    assert (compared["a_better"], compared["b_better"], compared["ties"]) == (1, 0, 2)
+    assert compared["cer_a"] == 0.0 and compared["cer_b"] > 0
+
+
+def test_a_sample_scores_the_same_pages_of_both_outputs(tmp_path, truth):
+    output = make_output(tmp_path / "out", PERFECT)
+    config = EvalConfig(outputs=(str(output),), truth=str(truth), sample=0.5, progress=False)
+    coverage = evaluate(config).summary["coverage"]["output"]
+    assert coverage["sampled_out"] + coverage["scored_pages"] + coverage["no_truth"] <= 5
+    assert coverage["truth_missing_from_output"] is None  # unknowable under a sample
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--group-by", "colour"], "cannot group by colour"),
+        (["--truth-format", "table"], "does not exist"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_reason(tmp_path, truth, capsys, extra, message):
+    output = make_output(tmp_path / "out", PERFECT)
+    truth_arg = str(tmp_path / "nope.jsonl") if "table" in extra else str(truth)
+    argv = ["eval", str(output), "--truth", truth_arg, "--no-progress", *extra]
+    assert main(argv) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_an_output_that_is_not_one_is_a_usage_error(tmp_path, truth, capsys):
+    assert main(["eval", str(tmp_path), "--truth", str(truth)]) == EXIT_USAGE
+    assert "holds no pagemill output" in capsys.readouterr().err
+
+
+def test_olmocr_bench_tests_run_on_the_output(tmp_path):
+    output = make_output(tmp_path / "out", PERFECT)
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    tests = {
+        "prose": [
+            {"pdf": "alpha.pdf", "page": 1, "id": "p1", "type": "present", "text": "brown fox"},
+            {"pdf": "alpha.pdf", "page": 1, "id": "p2", "type": "absent", "text": "purple"},
+            {"pdf": "alpha.pdf", "page": 2, "id": "p3", "type": "present", "text": "six dozen"},
+        ],
+        "reading_order": [
+            {
+                "pdf": "beta.pdf",
+                "page": 2,
+                "id": "o1",
+                "type": "order",
+                "before": "vexingly",
+                "after": "zebras",
+            },
+            {
+                "pdf": "gone.pdf",
+                "page": 1,
+                "id": "o2",
+                "type": "order",
+                "before": "a",
+                "after": "b",
+            },
+        ],
+    }
+    for category, lines in tests.items():
+        (bench / f"{category}.jsonl").write_text("\n".join(json.dumps(t) for t in lines))
+    result = evaluate(EvalConfig(outputs=(str(output),), truth=str(bench), progress=False))
+    scored = result.summary["bench"]["output"]
+    rates = {c["name"]: (c["passed"], c["total"]) for c in scored["categories"]}
+    # "six dozen" is not on page 2; gone.pdf is not in the output; the implicit baseline tests
+    # (one per PDF) pass on real text and fail on the missing PDF.
+    assert rates == {"prose": (2, 3), "reading_order": (1, 2), "baseline": (2, 3)}
+    assert scored["overall"] == pytest.approx((2 / 3 + 1 / 2 + 2 / 3) / 3)
+    assert scored["ci_low"] <= scored["overall"] <= scored["ci_high"]
+    assert scored["missing_pages"] == 2
+    assert result.summary["truth"]["format"] == "olmocr-bench"
