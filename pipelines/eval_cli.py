@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ops.backends.base import MissingDependency
 from ops.evaluation.scoring import TEXT_LAYER
 from ops.metrics.normalize import FORMS
 
@@ -85,6 +86,21 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=None, help="scoring tasks at once (default: all CPUs)"
     )
     parser.add_argument("--labels", nargs="+", default=None, help="names of the outputs")
+    judge = parser.add_argument_group(
+        "LLM judge (optional)",
+        "A model behind an OpenAI-compatible endpoint grades a hash sample of scored pages: the "
+        "output text against the page image (rendered again from the source) and the truth. "
+        "Needs pagemill[openai]. Results: REPORT/judge.parquet and summary.json's `judge`.",
+    )
+    judge.add_argument("--judge-model", default=None, help="the served model's name")
+    judge.add_argument("--judge-url", default=None, help="base URL (default: $OPENAI_BASE_URL)")
+    judge.add_argument(
+        "--judge-api-key-env",
+        default="OPENAI_API_KEY",
+        help="environment variable holding the API key (the key is never logged or stored)",
+    )
+    judge.add_argument("--judge-pages", type=int, default=50, help="about this many pages")
+    judge.add_argument("--judge-concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument("--address", default=None, help="Ray cluster (default: start locally)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs for a local Ray")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
@@ -116,9 +132,14 @@ def run_eval(args: argparse.Namespace) -> int:
             progress=args.progress,
             address=args.address,
             num_cpus=args.num_cpus,
+            judge_model=args.judge_model,
+            judge_url=args.judge_url,
+            judge_api_key_env=args.judge_api_key_env,
+            judge_pages=args.judge_pages,
+            judge_concurrency=args.judge_concurrency,
         )
         result = evaluate(config)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, MissingDependency) as exc:
         print(f"pagemill: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(format_headline(result.summary))
@@ -150,6 +171,15 @@ def format_headline(summary: dict) -> str:
             f"olmOCR-bench {label}: {bench['overall']:.3f} "
             f"(95% CI {bench['ci_low']:.3f}-{bench['ci_high']:.3f}) over {bench['tests']:,} tests; "
             + ", ".join(f"{c['name']} {c['rate']:.3f}" for c in bench["categories"])
+        )
+    for label, judged in (summary.get("judge") or {}).items():
+        mean = judged["mean_score"]
+        lines.append(
+            f"judge {judged['model']} on {label}: {judged['valid']}/{judged['pages']} pages graded"
+            + ("" if mean is None else f", mean score {mean:.3f} (0-1)")
+            + "".join(
+                f"; {count} invalid: {why}" for why, count in judged["invalid_reasons"].items()
+            )
         )
     compared = summary.get("compare")
     if compared:

@@ -72,6 +72,11 @@ class EvalConfig:
     group_by: tuple[str, ...] = ("route", "backend")
     workers: int | None = None  # scoring tasks in flight; default: the cluster's CPUs
     labels: tuple[str, ...] = ()  # names of the outputs in the report; default A, B
+    judge_model: str | None = None  # an LLM/VLM judge grades a sample of scored pages
+    judge_url: str | None = None  # OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)
+    judge_api_key_env: str = "OPENAI_API_KEY"  # the variable's name; the key is never stored
+    judge_pages: int = 50  # about this many pages per output are judged
+    judge_concurrency: int = 8
     progress: bool = True
     address: str | None = None
     num_cpus: int | None = None
@@ -200,11 +205,8 @@ def evaluate(config: EvalConfig) -> EvalResult:
     clock("ray_start")
     try:
         truth_ref = ray.put(truth)
-        jobs = [
-            (shard, _settings(config, label, sample_fraction(config.sample, shards[label])))
-            for label in labels
-            for shard in shards[label]
-        ]
+        settings = {label: _settings(config, label, shards[label]) for label in labels}
+        jobs = [(shard, settings[label]) for label in labels for shard in shards[label]]
         results = _run_scoring(jobs, truth_ref, labels, config)
         clock("scoring")
         documents = _score_documents(results, truth, truth_ref, config, labels)
@@ -232,12 +234,18 @@ def evaluate(config: EvalConfig) -> EvalResult:
                 label: bench_summary(truth, _outcomes(results[label])) for label in labels
             }
         clock("aggregation")
+        judged = _judge(config, results)
+        if judged is not None:
+            from ops.evaluation.judging import judge_summary
+
+            summary["judge"] = judge_summary(judged)
+            clock("judge")
         summary["timings_s"] = timings
         # The report is written where the command runs: pin its task to this node.
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         summary = ray.get(
             _report_task.options(scheduling_strategy=here).remote(
-                config.report_dir(), summary, scores_ref, worst, labels
+                config.report_dir(), summary, scores_ref, worst, labels, judged
             )
         )
         clock("report")
@@ -260,14 +268,51 @@ class _Clock:
         self._last = now
 
 
-def _settings(config: EvalConfig, label: str, sample: float | None) -> ScoringSettings:
+def _settings(config: EvalConfig, label: str, shards: list[str]) -> ScoringSettings:
+    sample = sample_fraction(config.sample, shards)
+    judged = None
+    if config.judge_model:
+        judged = sample_fraction(float(max(config.judge_pages, 2)), shards) or 1.0
+        judged = min(1.0, judged / (sample or 1.0))  # of the pages the sample keeps
     return ScoringSettings(
         label=label,
         normalization=config.normalization,
         casefold=config.casefold,
         sample=sample,
         worst=WORST_PAGES,
+        judge_fraction=judged,
     )
+
+
+JUDGE_GROUP = 16  # pages per judge task
+
+
+@ray.remote(num_cpus=0.25)
+def _judge_task(judge: Any, candidates: list[dict[str, Any]]) -> pa.Table:
+    from ops.evaluation.judging import judge_pages
+
+    return judge_pages(judge, candidates)
+
+
+def _judge(config: EvalConfig, results: dict[str, list[ShardScores]]) -> pa.Table | None:
+    """Grade the sampled pages with the LLM judge, a few tasks at a time (an endpoint, not the
+    cluster, is the limit: each task keeps ``judge_concurrency`` requests in flight)."""
+    if not config.judge_model:
+        return None
+    from ops.judges import LlmJudge
+
+    judge = LlmJudge(
+        model=config.judge_model,
+        base_url=config.judge_url,
+        api_key_env=config.judge_api_key_env,
+        max_concurrency=config.judge_concurrency,
+    )
+    candidates = [
+        entry for shards in results.values() for shard in shards for entry in shard.judge_candidates
+    ]
+    groups = [candidates[i : i + JUDGE_GROUP] for i in range(0, len(candidates), JUDGE_GROUP)]
+    tables = ray.get([_judge_task.remote(judge, group) for group in groups])
+    return pa.concat_tables(tables) if tables else None
 
 
 def _aggregate(scores_ref: Any, group_by: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
@@ -285,8 +330,9 @@ def _report_task(
     scores: pa.Table,
     worst: list[dict[str, Any]],
     labels: tuple[str, ...],
+    judged: pa.Table | None,
 ) -> dict[str, Any]:
-    return write_report(report, summary, scores, worst, labels)
+    return write_report(report, summary, scores, worst, labels, judged)
 
 
 def _outcomes(shards: list[ShardScores]) -> dict[str, list[Any]]:

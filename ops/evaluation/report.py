@@ -78,6 +78,7 @@ def build_summary(
         "documents_worst": [_document_row(row) for row in documents[:20]],
         "compare": None,
         "bench": None,
+        "judge": None,
     }
 
 
@@ -147,11 +148,14 @@ def write_report(
     scores: pa.Table,
     worst: list[dict[str, Any]],
     labels: Sequence[str],
+    judged: pa.Table | None = None,
 ) -> dict[str, Any]:
-    """Write the three report files (each to a temporary name, then renamed) and return the
-    summary as written."""
+    """Write the report files (each to a temporary name, then renamed) and return the summary
+    as written; ``judge.parquet`` only when a judge ran."""
     directory = Path(report)
     directory.mkdir(parents=True, exist_ok=True)
+    if judged is not None:
+        _atomic(directory / "judge.parquet", lambda path: pq.write_table(judged, path))
     compare_rows = None
     if len(labels) == 2:
         summary["compare"], compare_rows = compare(scores, labels)

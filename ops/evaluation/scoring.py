@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ops.evaluation.bench import BenchTruth
+from ops.evaluation.judging import candidate
 from ops.evaluation.truth import DOCUMENT, TruthIndex
 from ops.metrics.text import PAGE_METRICS_SCHEMA, PageCounts, pages_table, score_page
 from ops.schema import ROUTE_OCR, STATUS_OK
@@ -72,6 +73,7 @@ class ScoringSettings:
     sample: float | None = None  # keep this fraction of pages (a hash sample: the same pages
     # whichever output or run is scored, so --compare compares like with like)
     worst: int = 20  # pages with the highest CER kept with their texts, per shard
+    judge_fraction: float | None = None  # scored pages handed to the LLM judge (hash sample)
 
 
 @dataclass(slots=True)
@@ -90,6 +92,7 @@ class ShardScores:
     no_truth: int = 0  # ok rows with nothing to compare them to
     worst: list[dict[str, Any]] = field(default_factory=list)
     bench: dict[str, list[Any]] = field(default_factory=dict)  # test id -> outcomes (bench truth)
+    judge_candidates: list[dict[str, Any]] = field(default_factory=list)
     failure: str | None = None  # the shard could not be read or scored
 
 
@@ -178,6 +181,10 @@ def score_rows(
         )
         identity = _identity(row, key, settings.label)
         scored.append((identity, counts))
+        if settings.judge_fraction and in_sample(row, settings.judge_fraction, salt="judge"):
+            result.judge_candidates.append(
+                {**candidate(row, key, truth_text), "output": settings.label}
+            )
         _keep_worst(result.worst, settings.worst, identity, counts, row["text"], truth_text)
     result.scores = scores_table([identity for identity, _ in scored], [c for _, c in scored])
     result.doc_parts = pa.Table.from_pylist(parts, schema=DOC_PART_SCHEMA)
@@ -226,11 +233,12 @@ def score_documents(
     return scores_table(identities, counts), incomplete, worst
 
 
-def in_sample(row: dict[str, Any], fraction: float) -> bool:
+def in_sample(row: dict[str, Any], fraction: float, salt: str = "") -> bool:
     """A stable hash sample on the file's name and page: the same pages are drawn from every
     output of the same inputs, wherever they were written."""
     name = (row["source_uri"] or "").rsplit("/", 1)[-1]
-    digest = hashlib.blake2b(f"{name}#{row['page_number']}".encode(), digest_size=8).digest()
+    key = f"{salt}{name}#{row['page_number']}".encode()
+    digest = hashlib.blake2b(key, digest_size=8).digest()
     return int.from_bytes(digest, "big") < fraction * 2**64
 
 

@@ -60,7 +60,7 @@ def test_candidate_names_prefer_depth_and_keep_extensions():
 def test_an_empty_or_missing_folder_says_what_is_expected(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         load_folder(tmp_path / "nope")
-    with pytest.raises(ValueError, match="NAME/0001.txt per page"):
+    with pytest.raises(ValueError, match=r"NAME/0001\.txt per page"):
         load_folder(tmp_path)
 
 

@@ -191,3 +191,23 @@ def test_olmocr_bench_tests_run_on_the_output(tmp_path):
     assert scored["ci_low"] <= scored["overall"] <= scored["ci_high"]
     assert scored["missing_pages"] == 2
     assert result.summary["truth"]["format"] == "olmocr-bench"
+
+
+def test_an_llm_judge_grades_a_sample_of_pages(tmp_path, truth, capsys):
+    from tests.openai_server import ChatServer, Reply
+
+    output = make_output(tmp_path / "out", PERFECT)
+    with ChatServer() as server:
+        server.reply = lambda request, count: Reply(text='{"score": 4, "reason": "close"}')
+        argv = ["eval", str(output), "--truth", str(truth), "--no-progress"]
+        argv += ["--judge-model", "judge-1", "--judge-url", server.url, "--judge-pages", "100"]
+        assert main(argv) == 0
+    judged = pq.read_table(output / "_eval" / "judge.parquet").to_pylist()
+    # Every page with truth is drawn at this size; the sources are not on disk here, so the
+    # judge grades against the truth alone.
+    assert sorted(row["source_uri"] for row in judged) == ["/in/alpha.pdf", "/in/alpha.pdf"]
+    assert {row["raw_score"] for row in judged} == {4}
+    assert {row["graded_against"] for row in judged} == {"truth"}
+    summary = json.loads((output / "_eval" / "summary.json").read_text())["judge"]["output"]
+    assert summary["valid"] == 2 and summary["mean_score"] == pytest.approx(0.75)
+    assert "judge judge-1 on output: 2/2 pages graded" in capsys.readouterr().out
