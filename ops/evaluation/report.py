@@ -24,6 +24,7 @@ from ops.evaluation.truth import TruthIndex
 
 TIE_TOLERANCE = 1e-9
 COMPARE_PAGES_KEPT = 5000  # per-page rows handed to the HTML page's scatter plot
+REPORT_IMAGE_SIDE = 900  # px, longest side of a worst page's image in index.html
 
 
 @dataclass(slots=True)
@@ -176,9 +177,29 @@ def write_report(
     benches = summary.get("bench") or {}
     # The page shows one bench result: the first output's (summary.json has every output's).
     shown = dict(summary, bench=next(iter(benches.values()), None))
-    page = render_report(shown, worst, cer_values, _thin(compare_rows))
+    page = render_report(shown, worst, cer_values, _thin(compare_rows), page_images(worst))
     _atomic(directory / "index.html", lambda path: Path(path).write_text(page, "utf-8"))
     return summary
+
+
+def page_images(worst: list[dict[str, Any]]) -> dict[str, str]:
+    """Small JPEG data URLs of the worst pages, rendered again from their sources (pages whose
+    source is gone or is a whole document get none)."""
+    from ops.evaluation.judging import page_png
+    from ops.imaging import decode
+    from ops.vlm.images import data_url
+
+    images = {}
+    for entry in worst:
+        if entry.get("page_number") is None:
+            continue
+        png = page_png(entry["source_uri"], entry.get("source_kind") or "pdf", entry["page_number"])
+        if png is None:
+            continue
+        image = decode(png)
+        image.thumbnail((REPORT_IMAGE_SIDE, REPORT_IMAGE_SIDE))
+        images[entry["id"]] = data_url(image, "jpeg")
+    return images
 
 
 def _thin(rows: list[dict] | None) -> list[dict] | None:

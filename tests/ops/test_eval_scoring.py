@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pyarrow as pa
@@ -152,3 +153,26 @@ def test_text_layer_truth_scores_ocr_pages_of_pdfs_only(samples: Path):
     assert [r["page_number"] for r in scored] == [1, 2]
     assert scored[0]["cer"] == 0.0 and scored[1]["cer"] > 0.5
     assert result.no_truth == 2
+
+
+def test_worst_pages_get_images_rendered_again_from_their_sources(samples: Path):
+    from ops.evaluation.report import REPORT_IMAGE_SIDE, page_images
+    from ops.imaging import decode
+
+    worst = [
+        {"id": "w0", "source_uri": str(samples / "docs" / "mixed.pdf"), "page_number": 2},
+        {
+            "id": "w1",
+            "source_uri": str(samples / "docs" / "fax.tif"),
+            "page_number": 2,
+            "source_kind": "image",
+        },
+        {"id": "w2", "source_uri": "/gone/away.pdf", "page_number": 1},
+        {"id": "w3", "source_uri": str(samples / "docs" / "mixed.pdf"), "page_number": None},
+    ]
+    images = page_images(worst)
+    assert sorted(images) == ["w0", "w1"]  # a missing source or a whole document: no image
+
+    image = decode(base64.b64decode(images["w0"].split(",", 1)[1]))
+    assert images["w0"].startswith("data:image/jpeg;base64,")
+    assert max(image.size) <= REPORT_IMAGE_SIDE
