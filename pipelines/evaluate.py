@@ -139,10 +139,12 @@ def list_shards(output: str) -> list[str]:
     """Finished shards of an output (hidden temporaries of running or killed writers excluded)."""
     from pyarrow import fs
 
-    filesystem, root = resolve(pages_dir(output))
+    directory = pages_dir(output)
+    filesystem, root = resolve(directory)
     selector = fs.FileSelector(root, recursive=True, allow_not_found=True)
+    scheme = directory.split("://", 1)[0] + "://" if "://" in directory else ""
     return sorted(
-        info.path
+        scheme + info.path  # object-store paths come back without their scheme
         for info in filesystem.get_file_info(selector)
         if info.type == fs.FileType.File
         and info.path.endswith(".parquet")
@@ -158,7 +160,9 @@ def sample_fraction(sample: float | None, shards: list[str]) -> float | None:
     total = 0
     for shard in shards:
         try:
-            total += pq.ParquetFile(shard).metadata.num_rows
+            filesystem, path = resolve(shard)
+            with filesystem.open_input_file(path) as stream:
+                total += pq.ParquetFile(stream).metadata.num_rows
         except Exception:  # counted as unreadable by its scoring task
             continue
     return min(1.0, sample / total) if total else None

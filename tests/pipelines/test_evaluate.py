@@ -211,3 +211,20 @@ def test_an_llm_judge_grades_a_sample_of_pages(tmp_path, truth, capsys):
     summary = json.loads((output / "_eval" / "summary.json").read_text())["judge"]["output"]
     assert summary["valid"] == 2 and summary["mean_score"] == pytest.approx(0.75)
     assert "judge judge-1 on output: 2/2 pages graded" in capsys.readouterr().out
+
+
+def test_an_output_given_as_a_uri_is_listed_and_read_through_its_filesystem(tmp_path, truth):
+    # file:// goes through the same pyarrow filesystem code as s3:// and gs:// (which cannot
+    # run here): shard paths must keep their scheme on the way to the scoring tasks.
+    output = make_output(tmp_path / "out", PERFECT)
+    config = EvalConfig(
+        outputs=(output.as_uri(),),
+        truth=str(truth),
+        report=str(tmp_path / "report"),
+        sample=100,
+        progress=False,
+    )
+    summary = evaluate(config).summary
+    assert summary["coverage"]["output"]["shards"] == 2
+    assert summary["coverage"]["output"]["scored_pages"] == 2
+    assert summary["overall"][0]["cer"] == 0.0
