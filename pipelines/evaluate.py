@@ -209,7 +209,8 @@ def evaluate(config: EvalConfig) -> EvalResult:
     clock("ray_start")
     try:
         truth_ref = ray.put(truth)
-        settings = {label: _settings(config, label, shards[label]) for label in labels}
+        # One fraction for every output (from the first), so --compare samples the same pages.
+        settings = {label: _settings(config, label, shards[labels[0]]) for label in labels}
         jobs = [(shard, settings[label]) for label in labels for shard in shards[label]]
         results = _run_scoring(jobs, truth_ref, labels, config)
         clock("scoring")
@@ -235,7 +236,8 @@ def evaluate(config: EvalConfig) -> EvalResult:
         )
         if isinstance(truth, BenchTruth):
             summary["bench"] = {
-                label: bench_summary(truth, _outcomes(results[label])) for label in labels
+                label: bench_summary(truth, _outcomes(results[label]), settings[label].sample)
+                for label in labels
             }
         clock("aggregation")
         judged = _judge(config, results)
@@ -248,7 +250,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
         # The report is written where the command runs: pin its task to this node.
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         summary = ray.get(
-            _report_task.options(scheduling_strategy=here).remote(
+            _report_task.options(scheduling_strategy=here, num_cpus=0).remote(
                 config.report_dir(), summary, scores_ref, worst, labels, judged
             )
         )
@@ -288,10 +290,7 @@ def _settings(config: EvalConfig, label: str, shards: list[str]) -> ScoringSetti
     )
 
 
-JUDGE_GROUP = 16  # pages per judge task
-
-
-@ray.remote(num_cpus=0.25)
+@ray.remote(num_cpus=0)
 def _judge_task(judge: Any, candidates: list[dict[str, Any]]) -> pa.Table:
     from ops.evaluation.judging import judge_pages
 
@@ -299,8 +298,8 @@ def _judge_task(judge: Any, candidates: list[dict[str, Any]]) -> pa.Table:
 
 
 def _judge(config: EvalConfig, results: dict[str, list[ShardScores]]) -> pa.Table | None:
-    """Grade the sampled pages with the LLM judge, a few tasks at a time (an endpoint, not the
-    cluster, is the limit: each task keeps ``judge_concurrency`` requests in flight)."""
+    """Grade the sampled pages with the LLM judge in one task (the endpoint, not the cluster, is
+    the limit: ``judge_concurrency`` requests in flight)."""
     if not config.judge_model:
         return None
     from ops.judges import LlmJudge
@@ -314,9 +313,11 @@ def _judge(config: EvalConfig, results: dict[str, list[ShardScores]]) -> pa.Tabl
     candidates = [
         entry for shards in results.values() for shard in shards for entry in shard.judge_candidates
     ]
-    groups = [candidates[i : i + JUDGE_GROUP] for i in range(0, len(candidates), JUDGE_GROUP)]
-    tables = ray.get([_judge_task.remote(judge, group) for group in groups])
-    return pa.concat_tables(tables) if tables else None
+    if not candidates:
+        return None
+    # On this node: the API key is in this environment, and a localhost URL means this machine.
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    return ray.get(_judge_task.options(scheduling_strategy=here).remote(judge, candidates))
 
 
 def _aggregate(scores_ref: Any, group_by: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
@@ -357,17 +358,22 @@ def _run_scoring(
     progress bar over shards and pages."""
     limit = config.workers or max(1, int(cluster_cpus()))
     pending = list(reversed(jobs))
-    in_flight: list[Any] = []
+    in_flight: dict[Any, tuple[str, ScoringSettings]] = {}
     done: dict[str, list[ShardScores]] = {label: [] for label in labels}
     bar = _progress(len(jobs), "scoring", config.progress)
     while pending or in_flight:
         while pending and len(in_flight) < limit:
             shard, settings = pending.pop()
-            in_flight.append(_score_shard_task.remote(shard, truth_ref, settings))
-        ready, in_flight = ray.wait(in_flight, num_returns=1)
-        for scores in ray.get(ready):
-            done[scores.label].append(scores)
-            bar(scores.rows)
+            in_flight[_score_shard_task.remote(shard, truth_ref, settings)] = (shard, settings)
+        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        shard, settings = in_flight.pop(ready[0])
+        try:
+            scores = ray.get(ready[0])
+        except ray.exceptions.RayError as exc:  # a worker died, or scoring itself broke
+            reason = str(exc).strip().splitlines()[-1][:500]
+            scores = ShardScores(shard, settings.label, failure=f"scoring failed: {reason}")
+        done[scores.label].append(scores)
+        bar(scores.rows)
     bar(None)
     return {label: sorted(found, key=lambda s: s.shard) for label, found in done.items()}
 

@@ -14,10 +14,11 @@ from contextlib import contextmanager
 
 import ray
 
-from ops.flight import FlightLog, IsolationSettings, Verdict
+from ops.flight import OUT_OF_MEMORY, FlightLog, IsolationSettings, Verdict
 from ops.watchdog import BACKSTOP_GRACE_S, Watchdog
 
 REPORT_TIMEOUT_S = 10.0
+MEMORY_REPORT_TIMEOUT_S = 1.0
 BATCH = "the engine call"  # what a watch over several pages reports
 
 
@@ -103,7 +104,9 @@ class RayGuard:
 
     def _report_expiry(self, what: str, reason: str) -> None:
         key = None if what == BATCH else what
-        ray.get(self._recorder.expired.remote(self.worker, key, reason), timeout=REPORT_TIMEOUT_S)
+        # A memory bomb keeps inflating while we wait: report fast, then die either way.
+        timeout = MEMORY_REPORT_TIMEOUT_S if reason == OUT_OF_MEMORY else REPORT_TIMEOUT_S
+        ray.get(self._recorder.expired.remote(self.worker, key, reason), timeout=timeout)
 
 
 _GUARDS: dict[str, RayGuard] = {}

@@ -73,14 +73,24 @@ def load_bench_truth(path: str | Path) -> BenchTruth:
 
 
 def bench_summary(
-    truth: BenchTruth, outcomes: Mapping[str, Sequence[TestOutcome]]
+    truth: BenchTruth,
+    outcomes: Mapping[str, Sequence[TestOutcome]],
+    sample: float | None = None,
 ) -> dict[str, Any]:
     """Per-category pass rates, overall (mean of categories) and its bootstrap interval; a
-    test that no output row reached fails as a missing page."""
+    test that no output row reached fails as a missing page. Under ``--sample`` only the tests
+    of sampled pages count (the others were never run, not failed)."""
+    from ops.evaluation.scoring import in_sample
+
+    def drawn(test: BenchTest) -> bool:
+        page = {"source_uri": test.pdf, "page_number": test.page}
+        return sample is None or in_sample(page, sample)
+
     results = {
         category: [
             combine_repeats(test, outcomes.get(test.id) or [TestOutcome(False, PAGE_MISSING)])
             for test in tests
+            if drawn(test)
         ]
         for category, tests in truth.categories.items()
     }

@@ -58,6 +58,8 @@ def coverage_of(
         "error_rows": sum(shard.error_rows for shard in shards),
         "error_rows_with_truth": sum(shard.error_rows_with_truth for shard in shards),
         "no_truth": sum(shard.no_truth for shard in shards),
+        "truth_unreadable": sum(shard.truth_unreadable for shard in shards),
+        "truth_errors": [error for shard in shards for error in shard.truth_errors][:20],
         "truth_missing_from_output": missing,
         "documents_incomplete": documents.incomplete,
     }
@@ -89,28 +91,25 @@ def _document_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def compare(scores: pa.Table, labels: Sequence[str]) -> tuple[dict[str, Any], list[dict]]:
-    """Page-by-page A versus B over the pages both scored (matched by truth entry and page):
+    """Page-by-page A versus B over the pages both scored (matched by file content and page):
     how often each is better, and the per-page CERs for the plot."""
     first, second = labels
     sides = []
     for label in labels:
+        # doc_id (the file's sha256) names the same input in both outputs, wherever it was
+        # read from, and two files sharing one truth name stay apart.
         side = scores.filter(pc.equal(scores["output"], label)).select(
-            ["truth_key", "page_number", "source_uri", "char_edits", "truth_chars", "cer"]
+            ["doc_id", "page_number", "source_uri", "char_edits", "truth_chars", "cer"]
         )
         side = side.filter(pc.is_valid(side["cer"]))
         # Whole-document scores have no page; nulls never join, so give them page 0 to match on.
         page = pc.fill_null(side["page_number"], 0)
         sides.append(side.set_column(1, "page_number", page))
+    renamed = ["doc_id", "page_number", "uri_b", "edits_b", "chars_b", "cer_b"]
     joined = (
         sides[0]
-        .join(
-            sides[1].rename_columns(
-                ["truth_key", "page_number", "uri_b", "edits_b", "chars_b", "cer_b"]
-            ),
-            keys=["truth_key", "page_number"],
-            join_type="inner",
-        )
-        .sort_by([("truth_key", "ascending"), ("page_number", "ascending")])
+        .join(sides[1].rename_columns(renamed), keys=["doc_id", "page_number"], join_type="inner")
+        .sort_by([("source_uri", "ascending"), ("page_number", "ascending")])
     )
     cer_a = joined["cer"].to_numpy(zero_copy_only=False) if joined.num_rows else np.array([])
     cer_b = joined["cer_b"].to_numpy(zero_copy_only=False) if joined.num_rows else np.array([])

@@ -90,6 +90,8 @@ class ShardScores:
     error_rows: int = 0  # page and document error rows
     error_rows_with_truth: int = 0
     no_truth: int = 0  # ok rows with nothing to compare them to
+    truth_unreadable: int = 0  # pages whose truth file could not be read (missing, not UTF-8)
+    truth_errors: list[str] = field(default_factory=list)  # the first few, with their reasons
     worst: list[dict[str, Any]] = field(default_factory=list)
     bench: dict[str, list[Any]] = field(default_factory=dict)  # test id -> outcomes (bench truth)
     judge_candidates: list[dict[str, Any]] = field(default_factory=list)
@@ -142,15 +144,24 @@ def score_rows(
     parts: list[dict[str, Any]] = []
     layers = _TextLayers() if truth == TEXT_LAYER else None
     for row in rows:
-        if settings.sample is not None and not in_sample(row, settings.sample):
-            result.sampled_out += 1
-            continue
         if layers is not None:
-            key, reference = _text_layer_truth(row, layers)
+            if settings.sample is not None and not in_sample(row, settings.sample):
+                result.sampled_out += 1
+                continue
+            # Only ok rows need the layer: an error row never opens the PDF.
+            ok = row["status"] == STATUS_OK
+            key, reference = _text_layer_truth(row, layers) if ok else ("", None)
             pages: dict[int, Any] = {}
         else:
             key, pages = truth.match(row["source_uri"], row["doc_id"])  # type: ignore[union-attr]
             reference = None
+            # Whole-document truth is sampled by document: a page-by-page draw would leave
+            # almost every multi-page document incomplete.
+            whole = bool(key) and DOCUMENT in pages and not _has_page_entries(pages)
+            drawn = {**row, "page_number": None} if whole else row
+            if settings.sample is not None and not in_sample(drawn, settings.sample):
+                result.sampled_out += 1
+                continue
         page = row["page_number"]
         if key and page is not None and page in pages:
             reference = pages[page]
@@ -172,7 +183,12 @@ def score_rows(
         if reference is None:
             result.no_truth += 1
             continue
-        truth_text = reference if isinstance(reference, str) else reference.read()
+        try:
+            truth_text = reference if isinstance(reference, str) else reference.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            result.truth_unreadable += 1
+            result.truth_errors.append(f"{reference.path}: {type(exc).__name__}: {exc}"[:300])
+            continue
         counts = score_page(
             truth_text,
             row["text"] or "",
@@ -220,7 +236,11 @@ def score_documents(
             incomplete += 1
             continue
         reference = truth.by_doc_id.get(first["doc_id"] or "") or truth.by_name[first["truth_key"]]
-        truth_text = reference[DOCUMENT].read()
+        try:
+            truth_text = reference[DOCUMENT].read()
+        except (OSError, UnicodeDecodeError):
+            incomplete += 1  # reported with the documents that could not be scored
+            continue
         text = "\n\n".join(row["text"] or "" for row in pages)
         identity = {name: first[name] for name in SCORE_SCHEMA.names if name in first}
         identity["page_number"] = None

@@ -142,9 +142,16 @@ def load_table(path: str | Path) -> TruthIndex:
     pages = rows.get("page_number", [None] * count)
     name_column = next((rows[c] for c in NAME_COLUMNS if c in rows), [None] * count)
     doc_ids = rows.get("doc_id", [None] * count)
-    for name, doc_id, page, text in zip(name_column, doc_ids, pages, rows["text"], strict=True):
+    for line, (name, doc_id, page, text) in enumerate(
+        zip(name_column, doc_ids, pages, rows["text"], strict=True), start=1
+    ):
         if text is None:
             continue
+        if page is not None and (page != page or int(page) != page or page < 1):  # NaN too
+            raise ValueError(
+                f"truth table {path}, row {line}: page_number {page!r} is not a page number "
+                "(1-based; leave it empty for a whole document)"
+            )
         index.add(name, doc_id, int(page) if page is not None else DOCUMENT, TruthRef(text=text))
     return index
 

@@ -176,3 +176,25 @@ def test_worst_pages_get_images_rendered_again_from_their_sources(samples: Path)
     image = decode(base64.b64decode(images["w0"].split(",", 1)[1]))
     assert images["w0"].startswith("data:image/jpeg;base64,")
     assert max(image.size) <= REPORT_IMAGE_SIDE
+
+
+def test_a_truth_file_that_cannot_be_read_is_counted_not_fatal(tmp_path):
+    bad = tmp_path / "a.txt"
+    bad.write_bytes(b"\xff\xfe not utf-8 \x80")
+    truth = TruthIndex("test")
+    truth.add("a", None, 1, TruthRef(path=str(bad)))
+    truth.add("b", None, 1, TruthRef(text="fine"))
+    result = score([row("/in/a.pdf", 1, "x"), row("/in/b.pdf", 1, "fine")], truth)
+    assert result.truth_unreadable == 1 and "UnicodeDecodeError" in result.truth_errors[0]
+    assert result.scores.num_rows == 1
+
+
+def test_whole_document_truth_is_sampled_by_document():
+    truth = index([(f"d{i}", DOCUMENT, "a b c") for i in range(200)])
+    rows = [row(f"/in/d{i}.pdf", p, "a", page_count=3) for i in range(200) for p in (1, 2, 3)]
+    result = score(rows, truth, sample=0.5)
+    kept = {}
+    for part in result.doc_parts.to_pylist():
+        kept.setdefault(part["source_uri"], []).append(part["page_number"])
+    assert 60 < len(kept) < 140
+    assert all(sorted(pages) == [1, 2, 3] for pages in kept.values())  # never a partial document

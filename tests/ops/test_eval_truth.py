@@ -90,3 +90,11 @@ def test_a_table_without_the_needed_columns_names_them(tmp_path):
     path.write_text(json.dumps({"file": "a.pdf", "content": "x"}))
     with pytest.raises(ValueError, match="needs a `text` column"):
         load_table(path)
+
+
+@pytest.mark.parametrize("page", [0, -1, 1.5])
+def test_a_table_page_number_must_be_a_1_based_page(tmp_path, page):
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({"source": "a.pdf", "page_number": page, "text": "x"}))
+    with pytest.raises(ValueError, match="row 1: page_number"):
+        load_table(path)

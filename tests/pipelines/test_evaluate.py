@@ -192,6 +192,12 @@ def test_olmocr_bench_tests_run_on_the_output(tmp_path):
     assert scored["missing_pages"] == 2
     assert result.summary["truth"]["format"] == "olmocr-bench"
 
+    # Under a sample, tests of pages left out are not run, and so do not count as failures.
+    config = EvalConfig(outputs=(str(output),), truth=str(bench), sample=0.5, progress=False)
+    sampled = evaluate(config).summary["bench"]["output"]
+    assert sampled["tests"] < scored["tests"]
+    assert sampled["missing_pages"] <= 2
+
 
 def test_an_llm_judge_grades_a_sample_of_pages(tmp_path, truth, capsys):
     from tests.openai_server import ChatServer, Reply
