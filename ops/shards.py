@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,11 +38,21 @@ def shard_name(prefix: str, keys: Iterable[str]) -> str:
 
 def write_shard(table: pa.Table, directory: str, name: str) -> str:
     """Write ``table`` (conformed to the page schema) as ``directory/name.parquet``."""
+    return write_atomically(
+        directory,
+        f"{name}.parquet",
+        lambda stream: pq.write_table(conform(table, PAGE_SCHEMA), stream, compression=COMPRESSION),
+    )
+
+
+def write_atomically(directory: str, name: str, write: Callable[[Any], None]) -> str:
+    """``write(stream)`` to a hidden temporary beside ``directory/name``, then rename it, so a
+    reader sees the whole file or none (local paths and object-store URIs alike)."""
     filesystem, root = resolve(directory)
     filesystem.create_dir(root, recursive=True)
-    final = f"{root}/{name}.parquet"
-    temporary = f"{root}/{TEMPORARY_PREFIX}{name}.parquet.tmp"
+    final = f"{root}/{name}"
+    temporary = f"{root}/{TEMPORARY_PREFIX}{name}.tmp"
     with filesystem.open_output_stream(temporary) as stream:
-        pq.write_table(conform(table, PAGE_SCHEMA), stream, compression=COMPRESSION)
+        write(stream)
     filesystem.move(temporary, final)
     return final

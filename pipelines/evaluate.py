@@ -48,8 +48,8 @@ from ops.evaluation.truth import TruthIndex, load_folder, load_table
 from ops.metrics.aggregate import finalize, merge_partials, partial_summary
 from ops.metrics.normalize import check_form, normalization_id
 from ops.metrics.text import NED_FORM
-from ops.shards import TEMPORARY_PREFIX, resolve
-from pipelines.outputs import pages_dir
+from ops.shards import resolve
+from pipelines.outputs import list_shards, pages_dir
 from pipelines.runtime import cluster_cpus, ensure_ray
 
 BENCH = "olmocr-bench"
@@ -108,7 +108,7 @@ class EvalConfig:
         return ("A", "B")[: len(self.outputs)] if len(self.outputs) > 1 else ("output",)
 
     def report_dir(self) -> str:
-        return self.report or str(Path(self.outputs[0]) / "_eval")
+        return self.report or f"{self.outputs[0].rstrip('/')}/_eval"
 
 
 @dataclass
@@ -132,23 +132,6 @@ def load_truth(truth: str, truth_format: str = "auto") -> Truth:
     raise ValueError(
         f"--truth {truth}: expected a folder of text files, a .parquet/.jsonl table, or "
         f"'{TEXT_LAYER}'"
-    )
-
-
-def list_shards(output: str) -> list[str]:
-    """Finished shards of an output (hidden temporaries of running or killed writers excluded)."""
-    from pyarrow import fs
-
-    directory = pages_dir(output)
-    filesystem, root = resolve(directory)
-    selector = fs.FileSelector(root, recursive=True, allow_not_found=True)
-    scheme = directory.split("://", 1)[0] + "://" if "://" in directory else ""
-    return sorted(
-        scheme + info.path  # object-store paths come back without their scheme
-        for info in filesystem.get_file_info(selector)
-        if info.type == fs.FileType.File
-        and info.path.endswith(".parquet")
-        and not Path(info.path).name.startswith(TEMPORARY_PREFIX)
     )
 
 
@@ -449,7 +432,7 @@ def summary_header(config: EvalConfig, labels: tuple[str, ...], truth: Any) -> d
         truth_info = {"format": BENCH, "description": truth.description, "entries": len(truth)}
     elif isinstance(truth, TruthIndex):
         truth_info = {
-            "format": "folder" if truth.description.startswith("text files") else "table",
+            "format": truth.kind,
             "description": truth.description,
             "entries": len(truth),
         }

@@ -12,7 +12,7 @@ from typing import Any
 
 from pyarrow import fs
 
-from ops.shards import resolve
+from ops.shards import TEMPORARY_PREFIX, resolve, write_atomically
 
 PAGES_DIR = "pages"
 RUNS_DIR = "_runs"
@@ -40,6 +40,21 @@ def has_pages(output: str) -> bool:
     return any(entry.path.endswith(".parquet") for entry in filesystem.get_file_info(selector))
 
 
+def list_shards(output: str) -> list[str]:
+    """Finished shards of an output (hidden temporaries of running or killed writers excluded)."""
+    directory = pages_dir(output)
+    filesystem, root = resolve(directory)
+    selector = fs.FileSelector(root, recursive=True, allow_not_found=True)
+    scheme = directory.split("://", 1)[0] + "://" if "://" in directory else ""
+    return sorted(
+        scheme + info.path  # object-store paths come back without their scheme
+        for info in filesystem.get_file_info(selector)
+        if info.type == fs.FileType.File
+        and info.path.endswith(".parquet")
+        and not info.base_name.startswith(TEMPORARY_PREFIX)
+    )
+
+
 def prepare(output: str, *, overwrite: bool) -> None:
     """Create ``pages/``; with ``overwrite``, first delete what earlier runs wrote.
 
@@ -57,15 +72,8 @@ def prepare(output: str, *, overwrite: bool) -> None:
 
 
 def write_manifest(output: str, run_id: str, manifest: dict[str, Any]) -> str:
-    filesystem, root = resolve(output)
-    folder = _join(root, RUNS_DIR)
-    filesystem.create_dir(folder, recursive=True)
-    path = _join(folder, f"{run_id}.json")
-    temporary = path + ".tmp"
-    with filesystem.open_output_stream(temporary) as stream:
-        stream.write(json.dumps(manifest, indent=2, default=str).encode("utf-8"))
-    filesystem.move(temporary, path)
-    return path
+    data = json.dumps(manifest, indent=2, default=str).encode("utf-8")
+    return write_atomically(runs_dir(output), f"{run_id}.json", lambda stream: stream.write(data))
 
 
 def write_inputs(output: str, run_id: str, uris: list[str]) -> str:

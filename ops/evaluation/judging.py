@@ -10,12 +10,20 @@ from typing import Any
 
 import pyarrow as pa
 
-from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode, fit_within
+from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode
 from ops.judges import JudgeItem, LlmJudge
 from ops.judges import to_table as judge_table
 
 JUDGE_DPI = 100  # enough for a model to read body text; the judge scales images down anyway
 TEXT_CHARS = 20_000
+# Columns that say which page a verdict is about, added after the judge's own.
+IDENTITY = (
+    ("output", pa.string()),
+    ("source_uri", pa.string()),
+    ("page_number", pa.int32()),
+    ("route", pa.string()),
+    ("backend", pa.string()),
+)
 
 
 def candidate(row: dict[str, Any], key: str, truth_text: str | None) -> dict[str, Any]:
@@ -45,12 +53,13 @@ def page_png(source_uri: str, source_kind: str, page_number: int) -> bytes | Non
             with opened_pdf(source_uri) as document:
                 page = document[page_number - 1]
                 return render_page(page, JUDGE_DPI, DEFAULT_MAX_PIXELS).data
-        from ops.image_documents import open_image
+        from ops.image_documents import frames, open_image
 
         with open_stream(source_uri) as stream:
             image = open_image(stream, DEFAULT_MAX_IMAGE_PIXELS)
-            image.seek(page_number - 1)
-            return encode(fit_within(image.convert("L"), DEFAULT_MAX_PIXELS), "png")
+            limits = (DEFAULT_MAX_PIXELS, DEFAULT_MAX_IMAGE_PIXELS)
+            ((_, frame),) = frames(image, page_number - 1, page_number, *limits)
+            return None if isinstance(frame, Exception) else encode(frame, "png")
     except Exception:
         return None
 
@@ -71,26 +80,10 @@ def judge_pages(judge: LlmJudge, candidates: list[dict[str, Any]]) -> pa.Table:
     finally:
         judge.close()
     table = judge_table(results)
-    identity = pa.Table.from_pylist(
-        [
-            {
-                name: entry[name]
-                for name in ("output", "source_uri", "page_number", "route", "backend")
-            }
-            for entry in candidates
-        ],
-        schema=pa.schema(
-            [
-                pa.field("output", pa.string()),
-                pa.field("source_uri", pa.string()),
-                pa.field("page_number", pa.int32()),
-                pa.field("route", pa.string()),
-                pa.field("backend", pa.string()),
-            ]
-        ),
-    )
-    for name in identity.column_names:
-        table = table.append_column(name, identity[name])
+    for name, kind in IDENTITY:
+        table = table.append_column(
+            pa.field(name, kind), pa.array([entry[name] for entry in candidates], kind)
+        )
     return table
 
 

@@ -8,10 +8,8 @@ next to every rate, so two reports can be merged or checked by hand.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +19,7 @@ import pyarrow.parquet as pq
 
 from ops.evaluation.scoring import SCORE_SCHEMA, ShardScores
 from ops.evaluation.truth import TruthIndex
+from ops.shards import write_atomically
 
 TIE_TOLERANCE = 1e-9
 COMPARE_PAGES_KEPT = 5000  # per-page rows handed to the HTML page's scatter plot
@@ -150,18 +149,17 @@ def write_report(
     labels: Sequence[str],
     judged: pa.Table | None = None,
 ) -> dict[str, Any]:
-    """Write the report files (each to a temporary name, then renamed) and return the summary
-    as written; ``judge.parquet`` only when a judge ran."""
-    directory = Path(report)
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write the report files into ``report`` (a folder or an object-store URI; each file to a
+    temporary name, then renamed) and return the summary as written; ``judge.parquet`` only when
+    a judge ran."""
     if judged is not None:
-        _atomic(directory / "judge.parquet", lambda path: pq.write_table(judged, path))
+        write_atomically(report, "judge.parquet", lambda stream: pq.write_table(judged, stream))
     compare_rows = None
     if len(labels) == 2:
         summary["compare"], compare_rows = compare(scores, labels)
-    _atomic(directory / "pages.parquet", lambda path: pq.write_table(scores, path))
-    text = json.dumps(summary, indent=2, ensure_ascii=False, default=str)
-    _atomic(directory / "summary.json", lambda path: Path(path).write_text(text, "utf-8"))
+    write_atomically(report, "pages.parquet", lambda stream: pq.write_table(scores, stream))
+    text = json.dumps(summary, indent=2, ensure_ascii=False, default=str).encode("utf-8")
+    write_atomically(report, "summary.json", lambda stream: stream.write(text))
     from ops.evaluation.html import render_report
 
     cer_values = {
@@ -177,7 +175,7 @@ def write_report(
     # The page shows one bench result: the first output's (summary.json has every output's).
     shown = dict(summary, bench=next(iter(benches.values()), None))
     page = render_report(shown, worst, cer_values, _thin(compare_rows), page_images(worst))
-    _atomic(directory / "index.html", lambda path: Path(path).write_text(page, "utf-8"))
+    write_atomically(report, "index.html", lambda stream: stream.write(page.encode("utf-8")))
     return summary
 
 
@@ -207,9 +205,3 @@ def _thin(rows: list[dict] | None) -> list[dict] | None:
         return rows
     step = len(rows) / COMPARE_PAGES_KEPT
     return [rows[int(index * step)] for index in range(COMPARE_PAGES_KEPT)]
-
-
-def _atomic(path: Path, write: Any) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    write(str(temporary))
-    os.replace(temporary, path)

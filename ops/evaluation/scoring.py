@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -335,18 +336,17 @@ class _TextLayers:
     def __init__(self) -> None:
         self._uri: str | None = None
         self._document: Any = None
+        self._open = ExitStack()
 
     def page_text(self, uri: str, page_number: int) -> str | None:
-        from ops.pdf.document import open_pdf
+        from ops.pdf.document import opened_pdf
         from ops.pdf.textlayer import extract_text
-        from ops.sources import open_stream
 
         if uri != self._uri:
             self.close()
             self._uri = uri
             try:
-                with open_stream(uri) as stream:
-                    self._document = open_pdf(stream.read())
+                self._document = self._open.enter_context(opened_pdf(uri))
             except Exception:
                 self._document = None
         if self._document is None or not 0 < page_number <= len(self._document):
@@ -358,8 +358,7 @@ class _TextLayers:
             page.close()
 
     def close(self) -> None:
-        if self._document is not None:
-            self._document.close()
+        self._open.close()
         self._uri, self._document = None, None
 
 

@@ -51,6 +51,7 @@ class TruthIndex:
     """Truth entries by name (or doc_id) and page; ``DOCUMENT`` stands for the whole file."""
 
     description: str
+    kind: str = "table"  # folder | table: how the entries were found
     by_name: dict[str, dict[int, TruthRef]] = field(default_factory=dict)
     by_doc_id: dict[str, dict[int, TruthRef]] = field(default_factory=dict)
 
@@ -106,7 +107,7 @@ def load_folder(root: str | Path) -> TruthIndex:
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"truth folder {root} does not exist")
-    index = TruthIndex(description=f"text files under {root}")
+    index = TruthIndex(f"text files under {root}", kind="folder")
     for path in sorted(root.rglob("*.txt")):
         relative = path.relative_to(root).as_posix()
         name = _strip_suffix(relative)
@@ -136,7 +137,7 @@ def load_table(path: str | Path) -> TruthIndex:
             f"{', '.join((*NAME_COLUMNS, 'doc_id'))} (optionally page_number); "
             f"it has {', '.join(table.column_names)}"
         )
-    index = TruthIndex(description=f"truth table {path}")
+    index = TruthIndex(f"truth table {path}")
     rows = table.to_pydict()
     count = table.num_rows
     pages = rows.get("page_number", [None] * count)

@@ -25,6 +25,7 @@ which gives the same comparisons).
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -52,7 +53,7 @@ class TestOutcome:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BenchTest:
+class BenchTest(ABC):
     """Fields shared by every test type. ``page`` is 1-based; ``pdf`` is the bench-relative path
     as written in the JSONL (e.g. ``arxiv_math/2503_xxx.pdf``)."""
 
@@ -78,8 +79,9 @@ class BenchTest:
         if self.type not in self.types:
             raise BenchTestError(f"Invalid type for {type(self).__name__}: {self.type}")
 
+    @abstractmethod
     def check(self, text: str) -> TestOutcome:
-        raise NotImplementedError
+        """Run the test on a page's text (each test type says how)."""
 
 
 @dataclass(frozen=True, kw_only=True)
