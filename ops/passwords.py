@@ -11,6 +11,7 @@ log line, a manifest or a row.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -42,3 +43,15 @@ def password_for(uri: str, password_map: PasswordMap, default: str | None) -> st
         if fnmatchcase(uri, pattern) or fnmatchcase(uri, f"*/{pattern}"):
             return password
     return default
+
+
+@dataclass(frozen=True, slots=True)
+class Passwords:
+    """The passwords in effect (a default and a map), carried to the workers that open PDFs;
+    never in a repr, so never in a log line or a traceback's locals."""
+
+    default: str | None = field(default=None, repr=False)
+    by_pattern: PasswordMap = field(default=(), repr=False)
+
+    def for_uri(self, uri: str) -> str | None:
+        return password_for(uri, self.by_pattern, self.default)

@@ -13,6 +13,7 @@ rewritten (temp then rename, like every shard write); temporaries of killed writ
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,7 +26,8 @@ from pyarrow import fs
 from ops.schema import STATUS_OK
 from ops.shards import COMPRESSION, TEMPORARY_PREFIX, resolve
 
-_COLUMNS = ["doc_id", "source_uri", "page_index", "status", "processed_at"]
+# What deciding which row of a page to keep needs of each row.
+KEY_COLUMNS = ["doc_id", "source_uri", "page_index", "status", "processed_at"]
 
 
 @dataclass
@@ -64,20 +66,35 @@ def _remove_temporaries(filesystem: fs.FileSystem, root: str) -> int:
 
 def _rows_to_drop(dataset: pads.Dataset, outcome: Reconciliation) -> dict[str, list[int]]:
     """``shard path → row positions`` that another row of the same page supersedes."""
-    parts = []
-    for fragment in dataset.get_fragments():
-        table = fragment.to_table(columns=_COLUMNS)
-        parts.append(
-            table.append_column(
-                "path", pa.array([fragment.path] * table.num_rows, pa.string())
-            ).append_column("position", pa.array(range(table.num_rows), pa.int64()))
-        )
-    if not parts:
-        return {}
-    table = pa.concat_tables(parts)
+    parts = [
+        (fragment.path, fragment.to_table(columns=KEY_COLUMNS))
+        for fragment in dataset.get_fragments()
+    ]
+    drops, reasons = superseded_rows(parts)
+    outcome.rows_dropped += sum(len(positions) for positions in drops.values())
+    for reason, count in reasons.items():
+        outcome.reasons[reason] = outcome.reasons.get(reason, 0) + count
+    return drops
+
+
+def superseded_rows(
+    parts: Iterable[tuple[str, pa.Table]],
+) -> tuple[dict[str, list[int]], dict[str, int]]:
+    """``(shard path → row positions, reason → rows)`` of the rows another row of the same page
+    supersedes, from each shard's :data:`KEY_COLUMNS`; reads and writes nothing, so ``pagemill
+    eval`` uses it to score an output that a run is still writing as if it were reconciled."""
+    tables = [
+        table.select(KEY_COLUMNS)
+        .append_column("path", pa.array([path] * table.num_rows, pa.string()))
+        .append_column("position", pa.array(range(table.num_rows), pa.int64()))
+        for path, table in parts
+    ]
+    if not tables:
+        return {}, {}
+    table = pa.concat_tables(tables)
     if _clean(table):
-        return {}
-    columns = [*_COLUMNS, "path", "position"]
+        return {}, {}
+    columns = [*KEY_COLUMNS, "path", "position"]
     rows = sorted(
         zip(*(table.column(name).to_pylist() for name in columns), strict=True), key=_best_first
     )
@@ -89,6 +106,7 @@ def _rows_to_drop(dataset: pads.Dataset, outcome: Reconciliation) -> dict[str, l
     opened = {row[1] for row in rows if row[2] is not None and row[0] == newest_doc[row[1]]}
     kept: set[tuple[str, int | None]] = set()
     drops: dict[str, list[int]] = defaultdict(list)
+    reasons: dict[str, int] = {}
     for doc_id, uri, index, _status, _stamp_value, path, position in rows:
         if doc_id != newest_doc[uri]:
             reason = "row for an earlier version of a file that changed"
@@ -100,9 +118,8 @@ def _rows_to_drop(dataset: pads.Dataset, outcome: Reconciliation) -> dict[str, l
             kept.add((uri, index))
             continue
         drops[path].append(position)
-        outcome.rows_dropped += 1
-        outcome.reasons[reason] = outcome.reasons.get(reason, 0) + 1
-    return drops
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return dict(drops), reasons
 
 
 def _clean(table: pa.Table) -> bool:
@@ -129,10 +146,6 @@ def _best_first(row: tuple) -> tuple:
     """``ok`` before ``error``, then newest first; path and position only break ties."""
     _doc_id, _uri, _index, status, stamp, path, position = row
     return (status != STATUS_OK, -_stamp(stamp), path, position)
-
-
-def _rows(table: pa.Table):
-    return zip(*(table.column(name).to_pylist() for name in _COLUMNS), strict=True)
 
 
 def _rewrite_without(filesystem: fs.FileSystem, path: str, positions: list[int]) -> None:

@@ -12,10 +12,31 @@ from ops.batching import BatchPolicy
 from ops.flight import IsolationSettings
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS
 from ops.pages import ExtractOptions
-from ops.passwords import read_password_map
+from ops.passwords import Passwords, read_password_map
 from ops.routing import RouteMode, RoutingPolicy
 
 PASSWORD_ENV = "PAGEMILL_PASSWORD"  # the default password, when neither flag gives one
+
+
+def default_password(password: str | None, password_file: str | None) -> str | None:
+    """--password, else --password-file's first line, else $PAGEMILL_PASSWORD."""
+    if password is not None:
+        return password
+    if password_file:
+        lines = Path(password_file).read_text(encoding="utf-8").splitlines()
+        return lines[0] if lines else ""
+    return os.environ.get(PASSWORD_ENV) or None
+
+
+def passwords(
+    password: str | None, password_file: str | None, password_map: str | None
+) -> Passwords:
+    """The passwords the three flags (and the environment) give; a map that cannot be read is a
+    ValueError that names the file and quotes no password."""
+    return Passwords(
+        default_password(password, password_file),
+        read_password_map(password_map) if password_map else (),
+    )
 
 
 @dataclass(frozen=True)
@@ -56,13 +77,7 @@ class RunConfig:
     preset: str | None = None  # recorded in the manifest; the CLI applied its values
 
     def resolved_password(self) -> str | None:
-        """--password, else --password-file's first line, else $PAGEMILL_PASSWORD."""
-        if self.password is not None:
-            return self.password
-        if self.password_file:
-            lines = Path(self.password_file).read_text(encoding="utf-8").splitlines()
-            return lines[0] if lines else ""
-        return os.environ.get(PASSWORD_ENV) or None
+        return default_password(self.password, self.password_file)
 
     def extract_options(self) -> ExtractOptions:
         return ExtractOptions(
@@ -121,7 +136,9 @@ class RunConfig:
     def public_dict(self) -> dict[str, Any]:
         """The config as recorded in manifests: secrets never appear, only whether one was set."""
         data = asdict(self)
-        data["password"] = "<set>" if self.password is not None else None
+        # Whether a default password was in effect, from whichever source (flag, file or
+        # $PAGEMILL_PASSWORD), never what it is.
+        data["password"] = "<set>" if self.resolved_password() is not None else None
         data["route"] = str(self.route)
         data["image_format"] = self.resolved_image_format()
         return data

@@ -101,6 +101,20 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
     )
     judge.add_argument("--judge-pages", type=int, default=50, help="about this many pages")
     judge.add_argument("--judge-concurrency", type=int, default=8, help="requests in flight")
+    secrets = parser.add_argument_group(
+        "encrypted PDFs",
+        "Text-layer truth and the report's page images open the sources again; give the "
+        "passwords the run was given.",
+    )
+    secrets.add_argument("--password", default=None, help="password for encrypted PDFs")
+    secrets.add_argument(
+        "--password-file",
+        default=None,
+        help="file whose first line is the password (default: $PAGEMILL_PASSWORD if set)",
+    )
+    secrets.add_argument(
+        "--password-map", default=None, metavar="JSON", help="per-document passwords, as for run"
+    )
     parser.add_argument("--address", default=None, help="Ray cluster (default: start locally)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs for a local Ray")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
@@ -111,6 +125,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from pipelines.config import passwords
     from pipelines.evaluate import EvalConfig, evaluate
 
     if bool(args.output) == bool(args.compare):
@@ -137,6 +152,7 @@ def run_eval(args: argparse.Namespace) -> int:
             judge_api_key_env=args.judge_api_key_env,
             judge_pages=args.judge_pages,
             judge_concurrency=args.judge_concurrency,
+            passwords=passwords(args.password, args.password_file, args.password_map),
         )
         result = evaluate(config)
     except (ValueError, FileNotFoundError, MissingDependency) as exc:
@@ -156,14 +172,20 @@ def format_headline(summary: dict) -> str:
         f"{'output':<12} {'pages':>8} {'CER':>7} {'WER':>7} {'NED':>7} {'BoW F1':>7}"
         f" {'errors':>7} {'missing':>8}"
     ]
-    for row in summary["overall"]:
-        coverage = summary["coverage"][row["output"]]
+    overall = {row["output"]: row for row in summary["overall"]}
+    for label, coverage in summary["coverage"].items():
+        # An output with no scored page (no truth matched, every row an error) still gets its
+        # line: its errors and missing truth are the news.
+        row = overall.get(label) or dict.fromkeys(("cer", "wer", "ned", "bow_f1"), None)
         missing = coverage["truth_missing_from_output"]
         lines.append(
-            f"{row['output']:<12} {row['pages']:>8,} {_rate(row['cer'])} {_rate(row['wer'])} "
+            f"{label:<12} {row.get('pages', 0):>8,} {_rate(row['cer'])} {_rate(row['wer'])} "
             f"{_rate(row['ned'])} {_rate(row['bow_f1'])} {coverage['error_rows']:>7,} "
             f"{'—' if missing is None else format(missing, ','):>8}"
         )
+        superseded = coverage.get("superseded_rows")
+        if superseded:
+            lines.append(f"{'':<12} {superseded:,} superseded rows skipped (not yet reconciled)")
     for shard in (s for c in summary["coverage"].values() for s in c["unreadable_shards"]):
         lines.append(f"unreadable shard {shard['shard']}: {shard['reason']}")
     for label, bench in (summary.get("bench") or {}).items():

@@ -1,14 +1,17 @@
 """Evaluation as its own Ray Core task graph, apart from the conversion pipeline.
 
-    list shards ─► score_shard × N ─► score_documents × K ─► summarize × G ─► report × 1
+    list + plan ─► score_shard × N ─► score_documents × K ─► summarize × G ─► report × 1
     (driver)       (one per shard,    (multi-page documents   (overall, each    (pinned to
                     bounded in flight) with one truth text)    group-by column,  this node)
                                                                documents)
 
-Truth is loaded once on the driver and shared through the object store. A shard that cannot be
-read is reported in the summary and the rest is scored; truth entries no shard matched are
-counted as missing from the output. It runs on a local Ray or on the cluster that made the output
-(``--address``), after or alongside a conversion: it reads only finished shards.
+Truth is loaded once on the driver; the plan (:mod:`ops.evaluation.plan`, from the shards' key
+columns) hands each scoring task only its shard's truth and the positions of superseded rows to
+skip. A shard that cannot be read is reported in the summary and the rest is scored; truth
+entries no shard matched are counted as missing from the output. It runs on a local Ray or on the
+cluster that made the output (``--address``), after or alongside a conversion: it reads only
+finished shards, and scores rows a run has superseded but not yet removed as reconciliation
+will leave them (one row per page).
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from ops.evaluation.bench import BenchTruth, bench_summary, is_bench, load_bench_truth
+from ops.evaluation.plan import OutputPlan, ShardPlan, plan_output
 from ops.evaluation.report import (
     DocumentScores,
     build_summary,
@@ -40,6 +43,7 @@ from ops.evaluation.scoring import (
     ScoringSettings,
     ShardScores,
     Truth,
+    judge_sample,
     score_documents,
     score_shard,
     worst_pages,
@@ -48,7 +52,7 @@ from ops.evaluation.truth import TruthIndex, load_folder, load_table
 from ops.metrics.aggregate import finalize, merge_partials, partial_summary
 from ops.metrics.normalize import check_form, normalization_id
 from ops.metrics.text import NED_FORM
-from ops.shards import resolve
+from ops.passwords import Passwords
 from pipelines.outputs import list_shards, pages_dir
 from pipelines.runtime import cluster_cpus, ensure_ray
 
@@ -77,6 +81,7 @@ class EvalConfig:
     judge_api_key_env: str = "OPENAI_API_KEY"  # the variable's name; the key is never stored
     judge_pages: int = 50  # about this many pages per output are judged
     judge_concurrency: int = 8
+    passwords: Passwords = field(default_factory=Passwords)  # text-layer truth, page images
     progress: bool = True
     address: str | None = None
     num_cpus: int | None = None
@@ -135,25 +140,19 @@ def load_truth(truth: str, truth_format: str = "auto") -> Truth:
     )
 
 
-def sample_fraction(sample: float | None, shards: list[str]) -> float | None:
-    """``--sample``: a fraction as given; a page count becomes the fraction of all rows (read
-    from the shards' footers) that draws about that many pages."""
+def sample_fraction(sample: float | None, rows: int) -> float | None:
+    """``--sample``: a fraction as given; a page count becomes the fraction of all ``rows``
+    that draws about that many pages."""
     if sample is None or sample <= 1:
         return sample
-    total = 0
-    for shard in shards:
-        try:
-            filesystem, path = resolve(shard)
-            with filesystem.open_input_file(path) as stream:
-                total += pq.ParquetFile(stream).metadata.num_rows
-        except Exception:  # counted as unreadable by its scoring task
-            continue
-    return min(1.0, sample / total) if total else None
+    return min(1.0, sample / rows) if rows else None
 
 
 @ray.remote(num_cpus=1)
-def _score_shard_task(path: str, truth: Any, settings: ScoringSettings) -> ShardScores:
-    return score_shard(path, truth, settings)
+def _score_shard_task(
+    path: str, truth: Any, settings: ScoringSettings, skip: tuple[int, ...]
+) -> ShardScores:
+    return score_shard(path, truth, settings, skip)
 
 
 @ray.remote(num_cpus=1)
@@ -179,25 +178,26 @@ def _summarize_task(scores: pa.Table, group_by: list[str]) -> list[dict[str, Any
 def evaluate(config: EvalConfig) -> EvalResult:
     """Score ``config.outputs`` against ``config.truth`` and write the report."""
     config.validate()
+    judge = _judge_of(config)  # a missing extra or endpoint is reported before any scoring
     began = time.perf_counter()
     timings: dict[str, float] = {}
     clock = _Clock(timings)
     truth = load_truth(config.truth, config.truth_format)
     labels = config.output_labels()
-    shards = {
-        label: list_shards(output) for label, output in zip(labels, config.outputs, strict=True)
+    plans = {
+        label: plan_output(list_shards(output))
+        for label, output in zip(labels, config.outputs, strict=True)
     }
-    clock("truth_and_listing")
+    clock("truth_listing_and_plan")
     started = ensure_ray(config.address, config.num_cpus)
     clock("ray_start")
     try:
-        truth_ref = ray.put(truth)
         # One fraction for every output (from the first), so --compare samples the same pages.
-        settings = {label: _settings(config, label, shards[labels[0]]) for label in labels}
-        jobs = [(shard, settings[label]) for label in labels for shard in shards[label]]
-        results = _run_scoring(jobs, truth_ref, labels, config)
+        settings = {label: _settings(config, label, plans[labels[0]]) for label in labels}
+        jobs = [(shard, settings[label]) for label in labels for shard in plans[label].shards]
+        results = _run_scoring(jobs, truth, labels, config)
         clock("scoring")
-        documents = _score_documents(results, truth, truth_ref, config, labels)
+        documents = _score_documents(results, truth, config, labels)
         clock("documents")
         scores = pa.concat_tables(
             [scores.scores for label in labels for scores in results[label]]
@@ -206,7 +206,10 @@ def evaluate(config: EvalConfig) -> EvalResult:
         scores_ref = ray.put(scores)
         aggregates = _aggregate(scores_ref, config.group_by)
         coverage = {
-            label: coverage_of(results[label], documents[label], truth, config.sample is not None)
+            label: {
+                **coverage_of(results[label], documents[label], truth, config.sample is not None),
+                "superseded_reasons": plans[label].superseded,
+            }
             for label in labels
         }
         worst = worst_pages(
@@ -223,7 +226,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
                 for label in labels
             }
         clock("aggregation")
-        judged = _judge(config, results)
+        judged = _judge(judge, config, results)
         if judged is not None:
             from ops.evaluation.judging import judge_summary
 
@@ -234,7 +237,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         summary = ray.get(
             _report_task.options(scheduling_strategy=here, num_cpus=0).remote(
-                config.report_dir(), summary, scores_ref, worst, labels, judged
+                config.report_dir(), summary, scores_ref, worst, labels, judged, config.passwords
             )
         )
         clock("report")
@@ -257,50 +260,60 @@ class _Clock:
         self._last = now
 
 
-def _settings(config: EvalConfig, label: str, shards: list[str]) -> ScoringSettings:
-    sample = sample_fraction(config.sample, shards)
-    judged = None
-    if config.judge_model:
-        judged = sample_fraction(float(max(config.judge_pages, 2)), shards) or 1.0
-        judged = min(1.0, judged / (sample or 1.0))  # of the pages the sample keeps
+def _settings(config: EvalConfig, label: str, plan: OutputPlan) -> ScoringSettings:
     return ScoringSettings(
         label=label,
         normalization=config.normalization,
         casefold=config.casefold,
-        sample=sample,
+        sample=sample_fraction(config.sample, plan.rows),
         worst=WORST_PAGES,
-        judge_fraction=judged,
+        judge_pages=config.judge_pages if config.judge_model else 0,
+        passwords=config.passwords,
     )
 
 
-@ray.remote(num_cpus=0)
-def _judge_task(judge: Any, candidates: list[dict[str, Any]]) -> pa.Table:
-    from ops.evaluation.judging import judge_pages
-
-    return judge_pages(judge, candidates)
-
-
-def _judge(config: EvalConfig, results: dict[str, list[ShardScores]]) -> pa.Table | None:
-    """Grade the sampled pages with the LLM judge in one task (the endpoint, not the cluster, is
-    the limit: ``judge_concurrency`` requests in flight)."""
+def _judge_of(config: EvalConfig) -> Any:
     if not config.judge_model:
         return None
     from ops.judges import LlmJudge
 
-    judge = LlmJudge(
+    return LlmJudge(
         model=config.judge_model,
         base_url=config.judge_url,
         api_key_env=config.judge_api_key_env,
         max_concurrency=config.judge_concurrency,
     )
-    candidates = [
-        entry for shards in results.values() for shard in shards for entry in shard.judge_candidates
-    ]
+
+
+@ray.remote(num_cpus=0)
+def _judge_task(judge: Any, candidates: list[dict[str, Any]], passwords: Passwords) -> pa.Table:
+    from ops.evaluation.judging import judge_pages
+
+    return judge_pages(judge, candidates, passwords)
+
+
+def _judge(
+    judge: Any, config: EvalConfig, results: dict[str, list[ShardScores]]
+) -> pa.Table | None:
+    """Grade ``--judge-pages`` scored pages per output with the LLM judge in one task (the
+    endpoint, not the cluster, is the limit: ``judge_concurrency`` requests in flight)."""
+    if judge is None:
+        return None
+    candidates = judge_sample(
+        (
+            entry
+            for shards in results.values()
+            for shard in shards
+            for entry in shard.judge_candidates
+        ),
+        config.judge_pages,
+    )
     if not candidates:
         return None
     # On this node: the API key is in this environment, and a localhost URL means this machine.
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-    return ray.get(_judge_task.options(scheduling_strategy=here).remote(judge, candidates))
+    task = _judge_task.options(scheduling_strategy=here)
+    return ray.get(task.remote(judge, candidates, config.passwords))
 
 
 def _aggregate(scores_ref: Any, group_by: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
@@ -319,8 +332,9 @@ def _report_task(
     worst: list[dict[str, Any]],
     labels: tuple[str, ...],
     judged: pa.Table | None,
+    passwords: Passwords,
 ) -> dict[str, Any]:
-    return write_report(report, summary, scores, worst, labels, judged)
+    return write_report(report, summary, scores, worst, labels, judged, passwords)
 
 
 def _outcomes(shards: list[ShardScores]) -> dict[str, list[Any]]:
@@ -332,13 +346,14 @@ def _outcomes(shards: list[ShardScores]) -> dict[str, list[Any]]:
 
 
 def _run_scoring(
-    jobs: list[tuple[str, ScoringSettings]],
-    truth_ref: Any,
+    jobs: list[tuple[ShardPlan, ScoringSettings]],
+    truth: Truth,
     labels: tuple[str, ...],
     config: EvalConfig,
 ) -> dict[str, list[ShardScores]]:
-    """One task per shard (of every output at once), at most ``workers`` in flight, with a
-    progress bar over shards and pages."""
+    """One task per shard (of every output at once), at most ``workers`` in flight, each with
+    its shard's share of the truth, with a progress bar over shards and pages. Shards the plan
+    could not read are failures without a task."""
     limit = config.workers or max(1, int(cluster_cpus()))
     pending = list(reversed(jobs))
     in_flight: dict[Any, tuple[str, ScoringSettings]] = {}
@@ -346,8 +361,17 @@ def _run_scoring(
     bar = _progress(len(jobs), "scoring", config.progress)
     while pending or in_flight:
         while pending and len(in_flight) < limit:
-            shard, settings = pending.pop()
-            in_flight[_score_shard_task.remote(shard, truth_ref, settings)] = (shard, settings)
+            plan, settings = pending.pop()
+            if plan.failure:
+                done[settings.label].append(
+                    ShardScores(plan.path, settings.label, failure=plan.failure)
+                )
+                bar(0)
+                continue
+            task = _score_shard_task.remote(plan.path, _truth_for(truth, plan), settings, plan.skip)
+            in_flight[task] = (plan.path, settings)
+        if not in_flight:
+            continue
         ready, _ = ray.wait(list(in_flight), num_returns=1)
         shard, settings = in_flight.pop(ready[0])
         try:
@@ -361,10 +385,18 @@ def _run_scoring(
     return {label: sorted(found, key=lambda s: s.shard) for label, found in done.items()}
 
 
+def _truth_for(truth: Truth, plan: ShardPlan) -> Truth:
+    """The part of the truth one shard's documents can match."""
+    if isinstance(truth, TruthIndex):
+        return truth.subset(plan.documents)
+    if isinstance(truth, BenchTruth):
+        return truth.subset(uri for uri, _ in plan.documents)
+    return truth  # the text layer: read from each PDF by its task
+
+
 def _score_documents(
     results: dict[str, list[ShardScores]],
-    truth: Any,
-    truth_ref: Any,
+    truth: Truth,
     config: EvalConfig,
     labels: tuple[str, ...],
 ) -> dict[str, DocumentScores]:
@@ -386,7 +418,10 @@ def _score_documents(
         )
         buckets = _split_by_document(parts, DOCUMENT_TASKS)
         outcomes = ray.get(
-            [_score_documents_task.remote(bucket, truth_ref, settings) for bucket in buckets]
+            [
+                _score_documents_task.remote(bucket, _documents_truth(truth, bucket), settings)
+                for bucket in buckets
+            ]
         )
         documents[label] = DocumentScores(
             pa.concat_tables([table for table, _, _ in outcomes]),
@@ -394,6 +429,11 @@ def _score_documents(
             [entry for _, _, worst in outcomes for entry in worst],
         )
     return documents
+
+
+def _documents_truth(truth: TruthIndex, parts: pa.Table) -> TruthIndex:
+    pairs = zip(parts["source_uri"].to_pylist(), parts["doc_id"].to_pylist(), strict=True)
+    return truth.subset(set(pairs))
 
 
 def _split_by_document(parts: pa.Table, count: int) -> list[pa.Table]:

@@ -10,7 +10,7 @@ tests no row reached, then scores categories exactly as olmOCR-bench does
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,19 +28,37 @@ class BenchTruth:
     categories: dict[str, list[BenchTest]]
     by_page: dict[PageKey, list[BenchTest]] = field(default_factory=dict)
     matcher: PdfMatcher | None = None
+    # source_uri -> bench pdf, settled against the whole bench (a subset's own matcher could
+    # resolve an ambiguous name differently: it sees fewer candidates)
+    resolved: dict[str, str | None] | None = None
 
     def __post_init__(self) -> None:
+        if self.resolved is not None:
+            return
         for tests in self.categories.values():
             for test in tests:
                 self.by_page.setdefault(test_key(test), []).append(test)
         self.matcher = PdfMatcher(pdf for pdf, _ in self.by_page)
+
+    def subset(self, source_uris: Iterable[str]) -> BenchTruth:
+        """The tests of these sources' pages only: what one scoring task needs. Categories stay
+        with the driver, which scores them."""
+        resolved = {uri: self._resolve(uri) for uri in source_uris}
+        pdfs = {pdf for pdf in resolved.values() if pdf is not None}
+        by_page = {key: tests for key, tests in self.by_page.items() if key[0] in pdfs}
+        return BenchTruth(self.description, {}, by_page, resolved=resolved)
+
+    def _resolve(self, source_uri: str) -> str | None:
+        if self.resolved is not None:
+            return self.resolved.get(source_uri)
+        return self.matcher.resolve(source_uri) if self.matcher and source_uri else None
 
     def __len__(self) -> int:
         return sum(len(tests) for tests in self.categories.values())
 
     def run(self, source_uri: str, page: int | None, text: str | None) -> list[tuple[str, Any]]:
         """``(test id, outcome)`` for every test of this page (none if the page has none)."""
-        pdf = self.matcher.resolve(source_uri) if self.matcher and source_uri else None
+        pdf = self._resolve(source_uri)
         if pdf is None or page is None:
             return []
         return [(test.id, run_test(test, text)) for test in self.by_page.get((pdf, page), [])]

@@ -162,6 +162,12 @@ METRICS: Final = {
 HEADLINE_KEYS: Final = ("output", "pages", "cer", "wer", "ned", "bow_precision", "bow_recall")
 HEADLINE_KEYS_2: Final = ("bow_f1", "cer_p50", "cer_p90", "cer_macro", "pages_empty_truth")
 GROUP_KEYS: Final = ("pages", "cer", "wer", "ned", "bow_f1", "cer_p50", "cer_p90", "cer_macro")
+# (header, key, format) of each output's columns in the bench's categories table
+BENCH_CATEGORY_COLUMNS: Final = (
+    ("passed", "passed", "count"),
+    ("tests", "total", "count"),
+    ("pass rate", "rate", "rate1"),
+)
 
 
 def _columns(*keys: str) -> list[tuple[str, str, str]]:
@@ -449,27 +455,50 @@ def _movers(pages: Sequence[Mapping[str, Any]], a: str, b: str) -> str:
     )
 
 
-def _bench(bench: Mapping[str, Any] | None) -> str | None:
-    if bench is None:
+def _bench(benches: Mapping[str, Any] | None) -> str | None:
+    """``benches`` holds one bench result per output label. A single output reads without labels;
+    several share one categories table, so a category's rates sit side by side."""
+    results = [(str(label), bench) for label, bench in (benches or {}).items() if bench]
+    if not results:
         return None
+    many = len(results) > 1
+    headlines = "".join(
+        f"<p>{f'<strong>{escape(label)}</strong>: pass' if many else 'Pass'} rate "
+        f"<strong>{_rate(bench.get('overall'), 1)}</strong> (CI {_rate(bench.get('ci_low'), 1)} "
+        f"– {_rate(bench.get('ci_high'), 1)}) over {_count(bench.get('tests'))} tests.</p>"
+        for label, bench in results
+    )
+    # One row per category, with (passed, tests, rate) per output under keys "i/passed"...: a
+    # category an output lacks has no keys there, and its cells read "—".
+    rows: dict[str, dict[str, Any]] = {}
+    for i, (_, bench) in enumerate(results):
+        for category in bench.get("categories") or []:
+            row = rows.setdefault(str(category.get("name")), {"name": category.get("name")})
+            row.update({f"{i}/{k}": category.get(k) for _, k, _ in BENCH_CATEGORY_COLUMNS})
+    categories = [("category", "name", "text")] + [
+        (f"{label} {header}" if many else header, f"{i}/{key}", kind)
+        for i, (label, _) in enumerate(results)
+        for header, key, kind in BENCH_CATEGORY_COLUMNS
+    ]
+    return (
+        headlines
+        + _record_table([rows[name] for name in sorted(rows)], categories)
+        + "".join(_bench_failures(bench, label if many else None) for label, bench in results)
+    )
+
+
+def _bench_failures(bench: Mapping[str, Any], label: str | None) -> str:
+    """summary.json keeps only the first failures, so the count shown is ``failures_total``."""
     failures = bench.get("failures") or []
     shown = failures[:MAX_FAILURES]
-    title = f"first {len(shown)} of {len(failures):,}" if len(failures) > len(shown) else "all"
-    categories = [
-        ("category", "name", "text"),
-        ("passed", "passed", "count"),
-        ("tests", "total", "count"),
-        ("pass rate", "rate", "rate1"),
-    ]
-    failure_columns = [
+    total = bench.get("failures_total")
+    total = total if _is_number(total) else len(failures)
+    title = f"first {len(shown)} of {total:,}" if total > len(shown) else "all"
+    of = f" of {escape(label)}" if label is not None else ""
+    columns = [
         (header, header if header != "test" else "id", "text")
         for header in ("test", "type", "category", "pdf", "page", "explanation")
     ]
-    return (
-        f"<p>Pass rate <strong>{_rate(bench.get('overall'), 1)}</strong> (CI "
-        f"{_rate(bench.get('ci_low'), 1)} – {_rate(bench.get('ci_high'), 1)}) over "
-        f"{_count(bench.get('tests'))} tests.</p>"
-        + _record_table(bench.get("categories") or [], categories)
-        + f"<h3>Failures ({title})</h3>"
-        + (_record_table(shown, failure_columns) if shown else '<p class="note">None.</p>')
+    return f"<h3>Failures{of} ({title})</h3>" + (
+        _record_table(shown, columns) if shown else '<p class="note">None.</p>'
     )

@@ -1,7 +1,8 @@
 """An LLM/VLM judge over a sample of scored pages: the page image is rendered again from the
 source file (the output does not keep images), and the judge grades the output text against it
 and the truth (:mod:`ops.judges`). Judging is optional and slow (seconds per page), so only a
-bounded sample is judged, drawn by the same stable hash as ``--sample``.
+bounded sample is judged: the scored pages with the lowest stable hash (a bottom-k sample over the
+pages that had truth, the same pages in every output of --compare).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pyarrow as pa
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode
 from ops.judges import JudgeItem, LlmJudge
 from ops.judges import to_table as judge_table
+from ops.passwords import Passwords
 
 JUDGE_DPI = 100  # enough for a model to read body text; the judge scales images down anyway
 TEXT_CHARS = 20_000
@@ -41,7 +43,9 @@ def candidate(row: dict[str, Any], key: str, truth_text: str | None) -> dict[str
     }
 
 
-def page_png(source_uri: str, source_kind: str, page_number: int) -> bytes | None:
+def page_png(
+    source_uri: str, source_kind: str, page_number: int, passwords: Passwords | None = None
+) -> bytes | None:
     """The page rendered again (PDF) or read again (image), greyscale PNG; None if it cannot be."""
     from ops.sources import open_stream
 
@@ -50,7 +54,8 @@ def page_png(source_uri: str, source_kind: str, page_number: int) -> bytes | Non
             from ops.pdf.document import opened_pdf
             from ops.pdf.render import render_page
 
-            with opened_pdf(source_uri) as document:
+            password = passwords.for_uri(source_uri) if passwords else None
+            with opened_pdf(source_uri, password) as document:
                 page = document[page_number - 1]
                 return render_page(page, JUDGE_DPI, DEFAULT_MAX_PIXELS).data
         from ops.image_documents import frames, open_image
@@ -64,12 +69,16 @@ def page_png(source_uri: str, source_kind: str, page_number: int) -> bytes | Non
         return None
 
 
-def judge_pages(judge: LlmJudge, candidates: list[dict[str, Any]]) -> pa.Table:
+def judge_pages(
+    judge: LlmJudge, candidates: list[dict[str, Any]], passwords: Passwords | None = None
+) -> pa.Table:
     """Judge results for ``candidates``, with their identifying columns in front."""
     items = [
         JudgeItem(
             text=entry["text"],
-            image_png=page_png(entry["source_uri"], entry["source_kind"], entry["page_number"]),
+            image_png=page_png(
+                entry["source_uri"], entry["source_kind"], entry["page_number"], passwords
+            ),
             truth=entry["truth"],
             key=f"{entry['source_uri']}#{entry['page_number']}",
         )

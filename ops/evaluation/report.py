@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from ops.evaluation.scoring import SCORE_SCHEMA, ShardScores
 from ops.evaluation.truth import TruthIndex
+from ops.passwords import Passwords
 from ops.shards import write_atomically
 
 TIE_TOLERANCE = 1e-9
@@ -51,6 +52,7 @@ def coverage_of(
             {"shard": shard.shard, "reason": shard.failure} for shard in shards if shard.failure
         ],
         "rows": sum(shard.rows for shard in shards),
+        "superseded_rows": sum(shard.superseded for shard in shards),
         "sampled_out": sum(shard.sampled_out for shard in shards),
         "scored_pages": sum(shard.scores.num_rows for shard in shards),
         "scored_documents": documents.scores.num_rows,
@@ -148,10 +150,11 @@ def write_report(
     worst: list[dict[str, Any]],
     labels: Sequence[str],
     judged: pa.Table | None = None,
+    passwords: Passwords | None = None,
 ) -> dict[str, Any]:
     """Write the report files into ``report`` (a folder or an object-store URI; each file to a
     temporary name, then renamed) and return the summary as written; ``judge.parquet`` only when
-    a judge ran."""
+    a judge ran. ``passwords`` open encrypted sources for the worst pages' images."""
     if judged is not None:
         write_atomically(report, "judge.parquet", lambda stream: pq.write_table(judged, stream))
     compare_rows = None
@@ -171,15 +174,13 @@ def write_report(
         for label in labels
     }
     worst = [{"id": f"w{index}", **entry} for index, entry in enumerate(worst)]
-    benches = summary.get("bench") or {}
-    # The page shows one bench result: the first output's (summary.json has every output's).
-    shown = dict(summary, bench=next(iter(benches.values()), None))
-    page = render_report(shown, worst, cer_values, _thin(compare_rows), page_images(worst))
+    images = page_images(worst, passwords)
+    page = render_report(summary, worst, cer_values, _thin(compare_rows), images)
     write_atomically(report, "index.html", lambda stream: stream.write(page.encode("utf-8")))
     return summary
 
 
-def page_images(worst: list[dict[str, Any]]) -> dict[str, str]:
+def page_images(worst: list[dict[str, Any]], passwords: Passwords | None = None) -> dict[str, str]:
     """Small JPEG data URLs of the worst pages, rendered again from their sources (pages whose
     source is gone or is a whole document get none)."""
     from ops.evaluation.judging import page_png
@@ -190,7 +191,8 @@ def page_images(worst: list[dict[str, Any]]) -> dict[str, str]:
     for entry in worst:
         if entry.get("page_number") is None:
             continue
-        png = page_png(entry["source_uri"], entry.get("source_kind") or "pdf", entry["page_number"])
+        kind = entry.get("source_kind") or "pdf"
+        png = page_png(entry["source_uri"], kind, entry["page_number"], passwords)
         if png is None:
             continue
         image = decode(png)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +25,10 @@ import pyarrow.parquet as pq
 
 from ops.evaluation.bench import BenchTruth
 from ops.evaluation.judging import candidate
+from ops.evaluation.plan import keep_mask
 from ops.evaluation.truth import DOCUMENT, TruthIndex
 from ops.metrics.text import PAGE_METRICS_SCHEMA, PageCounts, pages_table, score_page
+from ops.passwords import Passwords
 from ops.schema import ROUTE_OCR, STATUS_OK
 
 TEXT_LAYER = "text-layer"  # truth: the PDF's own text layer, for pages that went through OCR
@@ -74,7 +77,11 @@ class ScoringSettings:
     sample: float | None = None  # keep this fraction of pages (a hash sample: the same pages
     # whichever output or run is scored, so --compare compares like with like)
     worst: int = 20  # pages with the highest CER kept with their texts, per shard
-    judge_fraction: float | None = None  # scored pages handed to the LLM judge (hash sample)
+    # Scored pages handed to the LLM judge: the ones with the lowest judge hash, per shard; the
+    # driver keeps the lowest of all shards, so the draw is over scored pages only, uniform and
+    # the same pages in every output (a bottom-k sample).
+    judge_pages: int = 0
+    passwords: Passwords = field(default_factory=Passwords)  # for text-layer truth
 
 
 @dataclass(slots=True)
@@ -86,7 +93,8 @@ class ShardScores:
     scores: pa.Table = field(default_factory=SCORE_SCHEMA.empty_table)
     doc_parts: pa.Table = field(default_factory=DOC_PART_SCHEMA.empty_table)
     matched: set[tuple[str, int]] = field(default_factory=set)  # truth entries found
-    rows: int = 0
+    rows: int = 0  # rows read, superseded ones left out
+    superseded: int = 0  # rows another row of the same page replaces (skipped, not scored)
     sampled_out: int = 0
     error_rows: int = 0  # page and document error rows
     error_rows_with_truth: int = 0
@@ -100,16 +108,23 @@ class ShardScores:
 
 
 def score_shard(
-    path: str, truth: Truth, settings: ScoringSettings, filesystem: Any = None
+    path: str,
+    truth: Truth,
+    settings: ScoringSettings,
+    skip: Sequence[int] = (),
+    filesystem: Any = None,
 ) -> ShardScores:
-    """Scores for every page of one Parquet shard; a shard that cannot be read is a ``failure``,
-    never an exception, so one bad file cannot sink the evaluation."""
-    result = ShardScores(shard=path, label=settings.label)
+    """Scores for every page of one Parquet shard but the rows at ``skip`` (superseded, see
+    :mod:`ops.evaluation.plan`); a shard that cannot be read is a ``failure``, never an
+    exception, so one bad file cannot sink the evaluation."""
+    result = ShardScores(shard=path, label=settings.label, superseded=len(skip))
     try:
         table = pq.read_table(path, columns=READ_COLUMNS, filesystem=filesystem)
     except Exception as exc:
         result.failure = f"cannot read the shard: {type(exc).__name__}: {exc}"
         return result
+    if skip:
+        table = table.filter(keep_mask(table.num_rows, skip))
     if isinstance(truth, BenchTruth):
         return run_bench_rows(table.to_pylist(), truth, settings, result)
     return score_rows(table.to_pylist(), truth, settings, result)
@@ -143,7 +158,11 @@ def score_rows(
     result.rows = len(rows)
     scored: list[tuple[dict[str, Any], PageCounts]] = []
     parts: list[dict[str, Any]] = []
-    layers = _TextLayers() if truth == TEXT_LAYER else None
+    layers = _TextLayers(settings.passwords) if truth == TEXT_LAYER else None
+    judged: list[tuple[int, int, dict[str, Any]]] = []  # a max-heap on the draw, by negation
+    matched_document: tuple[str, str | None] | None = None
+    key: str = ""
+    pages: Mapping[int, Any] = {}
     for row in rows:
         if layers is not None:
             if settings.sample is not None and not in_sample(row, settings.sample):
@@ -152,9 +171,12 @@ def score_rows(
             # Only ok rows need the layer: an error row never opens the PDF.
             ok = row["status"] == STATUS_OK
             key, reference = _text_layer_truth(row, layers) if ok else ("", None)
-            pages: dict[int, Any] = {}
+            pages = {}
         else:
-            key, pages = truth.match(row["source_uri"], row["doc_id"])  # type: ignore[union-attr]
+            document = (row["source_uri"], row["doc_id"])
+            if document != matched_document:  # a document's rows are contiguous in a shard
+                matched_document = document
+                key, pages = truth.match(*document)  # type: ignore[union-attr]
             reference = None
             # Whole-document truth is sampled by document: a page-by-page draw would leave
             # almost every multi-page document incomplete.
@@ -179,7 +201,7 @@ def score_rows(
             result.matched.update((key, number) for number in pages)
         if row["status"] != STATUS_OK:
             result.error_rows += 1
-            result.error_rows_with_truth += int(reference is not None)
+            result.error_rows_with_truth += int(reference is not None or (bool(key) and not page))
             continue
         if reference is None:
             result.no_truth += 1
@@ -198,13 +220,12 @@ def score_rows(
         )
         identity = _identity(row, key, settings.label)
         scored.append((identity, counts))
-        if settings.judge_fraction and in_sample(row, settings.judge_fraction, salt="judge"):
-            result.judge_candidates.append(
-                {**candidate(row, key, truth_text), "output": settings.label}
-            )
+        if settings.judge_pages:
+            _draw_for_judge(judged, settings, row, key, truth_text)
         _keep_worst(result.worst, settings.worst, identity, counts, row["text"], truth_text)
     result.scores = scores_table([identity for identity, _ in scored], [c for _, c in scored])
     result.doc_parts = pa.Table.from_pylist(parts, schema=DOC_PART_SCHEMA)
+    result.judge_candidates = [entry for _, _, entry in sorted(judged, reverse=True)]
     if layers is not None:
         layers.close()
     return result
@@ -257,10 +278,51 @@ def score_documents(
 def in_sample(row: dict[str, Any], fraction: float, salt: str = "") -> bool:
     """A stable hash sample on the file's name and page: the same pages are drawn from every
     output of the same inputs, wherever they were written."""
+    return draw(row, salt) < fraction * 2**64
+
+
+def draw(row: dict[str, Any], salt: str = "") -> int:
+    """The page's place in a stable random order (a 64-bit hash of its file name and page)."""
     name = (row["source_uri"] or "").rsplit("/", 1)[-1]
     key = f"{salt}{name}#{row['page_number']}".encode()
-    digest = hashlib.blake2b(key, digest_size=8).digest()
-    return int.from_bytes(digest, "big") < fraction * 2**64
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
+
+
+JUDGE_SALT = "judge"
+_TIEBREAK = itertools.count()
+
+
+def _draw_for_judge(
+    judged: list[tuple[int, int, dict[str, Any]]],
+    settings: ScoringSettings,
+    row: dict[str, Any],
+    key: str,
+    truth_text: str,
+) -> None:
+    """Keep the ``judge_pages`` scored pages with the lowest judge draw (texts are copied only
+    for pages that enter the heap)."""
+    value = draw(row, JUDGE_SALT)
+    if len(judged) >= settings.judge_pages and -judged[0][0] <= value:
+        return
+    entry = {**candidate(row, key, truth_text), "output": settings.label, "draw": value}
+    item = (-value, next(_TIEBREAK), entry)  # equal draws: same file name and page
+    if len(judged) < settings.judge_pages:
+        heapq.heappush(judged, item)
+    else:
+        heapq.heapreplace(judged, item)
+
+
+def judge_sample(candidates: Iterable[dict[str, Any]], pages: int) -> list[dict[str, Any]]:
+    """The ``pages`` candidates with the lowest draw, per output: merging every shard's
+    bottom-k gives the bottom-k of all scored pages."""
+    by_output: dict[str, list[dict[str, Any]]] = {}
+    for entry in candidates:
+        by_output.setdefault(entry["output"], []).append(entry)
+    return [
+        entry
+        for entries in by_output.values()
+        for entry in sorted(entries, key=lambda entry: entry["draw"])[:pages]
+    ]
 
 
 def _has_page_entries(pages: dict[int, Any]) -> bool:
@@ -333,7 +395,8 @@ def worst_pages(lists: Iterable[list[dict[str, Any]]], limit: int) -> list[dict[
 class _TextLayers:
     """Open PDFs by URI, one at a time (rows of one document are contiguous in a shard)."""
 
-    def __init__(self) -> None:
+    def __init__(self, passwords: Passwords) -> None:
+        self._passwords = passwords
         self._uri: str | None = None
         self._document: Any = None
         self._open = ExitStack()
@@ -346,7 +409,8 @@ class _TextLayers:
             self.close()
             self._uri = uri
             try:
-                self._document = self._open.enter_context(opened_pdf(uri))
+                password = self._passwords.for_uri(uri)
+                self._document = self._open.enter_context(opened_pdf(uri, password))
             except Exception:
                 self._document = None
         if self._document is None or not 0 < page_number <= len(self._document):

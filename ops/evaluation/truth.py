@@ -20,7 +20,7 @@ called.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -62,18 +62,34 @@ class TruthIndex:
             self.by_name.setdefault(_clean_name(name), {})[page] = ref
 
     def units(self) -> Iterator[tuple[str, int]]:
-        """Every truth entry as ``(key, page)``; keys are names or ``doc_id:<sha>``."""
-        for name, pages in self.by_name.items():
-            for page in pages:
-                yield name, page
-        for doc_id, pages in self.by_doc_id.items():
-            for page in pages:
-                yield f"doc_id:{doc_id}", page
+        """Every truth entry an output page could use, as ``(key, page)``; keys are names or
+        ``doc_id:<sha>``. A whole-document entry of a document that also has page entries is
+        left out: the page entries are the more specific truth, so it is never used (and so
+        never missing)."""
+        for prefix, index in (("", self.by_name), ("doc_id:", self.by_doc_id)):
+            for key, pages in index.items():
+                paged = any(page != DOCUMENT for page in pages)
+                for page in pages:
+                    if not (paged and page == DOCUMENT):
+                        yield f"{prefix}{key}", page
 
     def __len__(self) -> int:
         return sum(len(pages) for pages in self.by_name.values()) + sum(
             len(pages) for pages in self.by_doc_id.values()
         )
+
+    def subset(self, documents: Iterable[tuple[str, str | None]]) -> TruthIndex:
+        """The entries that ``documents`` (``(source_uri, doc_id)`` pairs) match: what one
+        scoring task needs. Each document matches the same key in the subset as in the whole,
+        since the subset holds every key the whole would have tried first and found."""
+        subset = TruthIndex(self.description, self.kind)
+        for source_uri, doc_id in documents:
+            key, pages = self.match(source_uri, doc_id)
+            if doc_id and self.by_doc_id.get(doc_id) is pages:
+                subset.by_doc_id[doc_id] = self.by_doc_id[doc_id]
+            elif key:
+                subset.by_name[key] = self.by_name[key]
+        return subset
 
     def match(self, source_uri: str, doc_id: str | None) -> tuple[str, Mapping[int, TruthRef]]:
         """The truth key and entries for one output document, or ``("", {})``."""

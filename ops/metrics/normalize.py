@@ -129,6 +129,13 @@ def normalize(text: str, form: str = DEFAULT_FORM, *, casefold: bool = False) ->
 
 def n1(text: str, *, casefold: bool = False) -> str:
     """The ``n1`` form (see the module docstring for the rules)."""
+    return " ".join(n1_words(text, casefold=casefold))
+
+
+def n1_words(text: str, *, casefold: bool = False) -> list[str]:
+    """The words of the ``n1`` form, which is exactly their ``" ".join``: word metrics need the
+    words and character metrics the joined text, and splitting a page once instead of twice is
+    ~10 % of scoring it."""
     if not text.isascii():
         # NFC and the folds are no-ops on ASCII, the common case. unicodedata.normalize returns
         # its input when the quick check passes; the folds use one C-speed str.replace per
@@ -156,8 +163,8 @@ def n1(text: str, *, casefold: bool = False) -> str:
     if "_" in text:
         text = _STRONG_UNDERSCORE.sub(r"\1", text)
         text = _EM_UNDERSCORE.sub(r"\1", text)
-    text = " ".join(text.split())
-    return text.casefold() if casefold else text
+    # Case folding never yields whitespace, so folding before the split is folding the n1 text.
+    return (text.casefold() if casefold else text).split()
 
 
 def n1_to_n2(n1_text: str) -> str:

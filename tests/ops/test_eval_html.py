@@ -242,24 +242,81 @@ def test_compare_report() -> None:
     assert page.count("<svg") == 3  # histogram, bar chart, scatter
 
 
-def test_bench_report() -> None:
-    bench = {
-        "overall": 0.71, "ci_low": 0.68, "ci_high": 0.74, "tests": 1200,
-        "categories": [{"name": "arxiv_math", "passed": 100, "total": 150, "rate": 0.667}],
-        "failures": [
-            {"id": f"t{i}", "type": "present", "category": "arxiv_math", "pdf": "a.pdf",
-             "page": 1, "explanation": f"missing <b>{i}</b>"}
-            for i in range(60)
+def bench_result(overall: float, categories: dict[str, tuple[int, int]], **extra: Any) -> dict:
+    return {
+        "overall": overall, "ci_low": overall - 0.03, "ci_high": overall + 0.03, "tests": 1200,
+        "categories": [
+            {"name": name, "passed": passed, "total": total, "rate": passed / total}
+            for name, (passed, total) in categories.items()
         ],
+        "failures": [], **extra,
     }  # fmt: skip
-    page = render_report(summary(bench=bench), [], {})
+
+
+def failure(i: int, explanation: str = "missing", pdf: str = "a.pdf") -> dict[str, Any]:
+    return {"id": f"t{i}", "type": "present", "category": "arxiv_math", "pdf": pdf, "page": 1,
+            "explanation": explanation}  # fmt: skip
+
+
+def bench_section(page: str) -> str:
+    return re.search(r'<section id="bench">.*?</section>', page).group(0)
+
+
+def test_bench_report() -> None:
+    failures = [failure(i, f"missing <b>{i}</b>") for i in range(60)]
+    bench = bench_result(0.71, {"arxiv_math": (100, 150)}, failures=failures)
+    page = render_report(summary(bench={"output": bench}), [], {})
     checker = check(page)
     assert "bench" in checker.ids
-    section = re.search(r'<section id="bench">.*?</section>', page).group(0)
-    assert "<strong>71.0%</strong>" in section and "68.0%" in section and "74.0%" in section
-    assert "arxiv_math" in section and "66.7%" in section
-    assert f"first {MAX_FAILURES} of 60" in section
+    section = bench_section(page)
+    assert "<p>Pass rate <strong>71.0%</strong>" in section
+    assert "68.0%" in section and "74.0%" in section and "1,200 tests" in section
+    assert "arxiv_math" in section and "66.7%" in section and "<th>category</th>" in section
+    assert "output" not in section  # one output: no label anywhere
+    assert f"<h3>Failures (first {MAX_FAILURES} of 60)</h3>" in section
     assert "missing &lt;b&gt;49&lt;/b&gt;" in section and "missing &lt;b&gt;50" not in section
+
+
+def test_bench_failure_count_is_the_total_not_the_kept() -> None:
+    bench = bench_result(0.5, {}, failures=[failure(i) for i in range(60)], failures_total=900)
+    section = bench_section(render_report(summary(bench={"A": bench}), [], {}))
+    assert f"first {MAX_FAILURES} of 900" in section
+    passing = bench_result(1.0, {}, failures_total=0)
+    section = bench_section(render_report(summary(bench={"A": passing}), [], {}))
+    assert "<h3>Failures (all)</h3>" in section and "None." in section
+    assert "bench" not in check(render_report(summary(bench={}), [], {})).ids
+
+
+def test_bench_report_of_two_outputs() -> None:
+    a = bench_result(
+        0.71, {"arxiv_math": (100, 150), "tables": (30, 40)},
+        failures=[failure(i, f"a-miss {i}") for i in range(3)], failures_total=3,
+    )  # fmt: skip
+    b = bench_result(
+        0.64, {"arxiv_math": (90, 150), "old_scans": (5, 20)},
+        failures=[failure(i, f"{EVIL} {i}", pdf=EVIL) for i in range(70)], failures_total=70,
+    )  # fmt: skip
+    page = render_report(summary(("A", "B"), bench={"A": a, "B": b}), [], {})
+    check(page)
+    section = bench_section(page)
+    assert "<strong>A</strong>: pass rate <strong>71.0%</strong>" in section
+    assert "<strong>B</strong>: pass rate <strong>64.0%</strong>" in section
+    assert section.count("<table>") == 3  # one categories table, then each output's failures
+    categories = re.search(r"<table>.*?</table>", section).group(0)
+    assert "<th class=n>A pass rate</th>" in categories
+    assert "<th class=n>B pass rate</th>" in categories
+    rows = dict(re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", categories))
+    assert list(rows) == ["arxiv_math", "old_scans", "tables"]
+    assert "66.7%" in rows["arxiv_math"] and "60.0%" in rows["arxiv_math"]
+    assert rows["tables"].count("—") == 3 and "75.0%" in rows["tables"]  # B has no tables
+    assert rows["old_scans"].count("—") == 3 and "25.0%" in rows["old_scans"]
+    a_part, b_part = section.split("<h3>Failures of B")
+    assert "<h3>Failures of A (all)</h3>" in a_part and "a-miss 2" in a_part
+    assert EVIL not in section and "&lt;script&gt;" not in a_part
+    assert f" (first {MAX_FAILURES} of 70)</h3>" in b_part and "a-miss" not in b_part
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; 49" in b_part
+    assert "&lt;script&gt; 50" not in b_part
+    assert b_part.count("<td>&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;</td>") == 50
 
 
 def test_histogram_counts_known_values() -> None:

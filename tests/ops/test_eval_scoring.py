@@ -10,16 +10,20 @@ import pyarrow.parquet as pq
 import pytest
 
 from ops.evaluation.scoring import (
+    JUDGE_SALT,
     TEXT_LAYER,
     ScoringSettings,
     ShardScores,
+    draw,
     in_sample,
+    judge_sample,
     score_documents,
     score_rows,
     score_shard,
     worst_pages,
 )
 from ops.evaluation.truth import DOCUMENT, TruthIndex, TruthRef
+from ops.passwords import Passwords
 from ops.pdf.document import open_pdf
 from ops.pdf.textlayer import extract_text
 
@@ -198,3 +202,45 @@ def test_whole_document_truth_is_sampled_by_document():
         kept.setdefault(part["source_uri"], []).append(part["page_number"])
     assert 60 < len(kept) < 140
     assert all(sorted(pages) == [1, 2, 3] for pages in kept.values())  # never a partial document
+
+
+def test_a_document_error_row_with_truth_counts_as_an_error_with_truth():
+    truth = index([("d", 1, "x"), ("e", DOCUMENT, "whole")])
+    rows = [
+        row("/in/d.pdf", None, None, status="error", page_count=None),
+        row("/in/e.pdf", None, None, status="error", page_count=None),
+        row("/in/f.pdf", None, None, status="error", page_count=None),  # no truth at all
+    ]
+    result = score(rows, truth)
+    assert result.error_rows == 3 and result.error_rows_with_truth == 2
+
+
+def test_the_judge_sample_is_the_lowest_draws_of_the_scored_pages():
+    truth = index([(f"p{i}", 1, "same text") for i in range(0, 200, 4)])  # 50 pages have truth
+    rows = [row(f"/in/p{i}.pdf", 1, "same text") for i in range(200)]
+    halves = [score(rows[:100], truth, judge_pages=3), score(rows[100:], truth, judge_pages=3)]
+    assert [len(half.judge_candidates) for half in halves] == [3, 3]
+    merged = judge_sample([entry for half in halves for entry in half.judge_candidates], 3)
+    with_truth = rows[::4]
+    expected = sorted((draw(r, JUDGE_SALT), r["source_uri"]) for r in with_truth)[:3]
+    assert [entry["source_uri"] for entry in merged] == [uri for _, uri in expected]
+    assert {entry["truth"] for entry in merged} == {"same text"}
+    assert score(rows, truth).judge_candidates == []  # no judge, no candidates
+
+
+def test_text_layer_truth_and_page_images_open_encrypted_pdfs_with_their_password(tmp_path):
+    from ops.evaluation.report import page_images
+    from tests.hostile_files import encrypted_pdf
+
+    pdf = tmp_path / "locked.pdf"
+    pdf.write_bytes(encrypted_pdf("open-sesame", "owner"))
+    layer = extract_text(open_pdf(pdf.read_bytes(), "open-sesame")[0])
+    rows = [row(str(pdf), 1, layer, page_count=2)]
+    passwords = Passwords(by_pattern=(("locked.pdf", "open-sesame"),))
+    unlocked = score(rows, TEXT_LAYER, passwords=passwords)
+    assert unlocked.scores.column("cer").to_pylist() == [0.0]
+    assert score(rows, TEXT_LAYER).no_truth == 1  # without it, there is no layer to compare
+
+    worst = [{"id": "w0", "source_uri": str(pdf), "page_number": 1}]
+    assert list(page_images(worst, passwords)) == ["w0"] and page_images(worst) == {}
+    assert "open-sesame" not in repr(ScoringSettings(passwords=passwords))

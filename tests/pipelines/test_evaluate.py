@@ -5,6 +5,7 @@ across shards, two outputs compared page by page, and the report's three files w
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -15,6 +16,7 @@ from pipelines.cli import EXIT_USAGE, main
 from pipelines.evaluate import EvalConfig, evaluate
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
+WRITTEN, EARLIER = datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
 
 TRUTH = {
     "alpha/0001.txt": "The quick brown fox jumps over the lazy dog.",
@@ -37,6 +39,7 @@ def page(uri, number, text, count, status="ok", backend="tesseract"):
         "text": text,
         "status": status,
         "error_type": None if status == "ok" else "ocr_failed",
+        "processed_at": WRITTEN,
     }
 
 
@@ -234,3 +237,71 @@ def test_an_output_given_as_a_uri_is_listed_and_read_through_its_filesystem(tmp_
     assert summary["coverage"]["output"]["shards"] == 2
     assert summary["coverage"]["output"]["scored_pages"] == 2
     assert summary["overall"][0]["cer"] == 0.0
+
+
+def test_rows_a_run_superseded_are_skipped_not_scored_twice(tmp_path, truth, capsys):
+    # A run that retried alpha's page 1 (error, then ok) and wrote page 2 twice (a Ray retry),
+    # and has not reconciled yet: each page is scored once, from the row that will stay.
+    output = make_output(tmp_path / "out", PERFECT)
+    pages = output / "pages"
+    stale = [
+        {**page("/in/alpha.pdf", 1, None, 2, status="error"), "processed_at": EARLIER},
+        {**page("/in/alpha.pdf", 2, "Pack my box", 2), "processed_at": EARLIER},
+    ]
+    pq.write_table(to_table(stale, PAGE_SCHEMA), pages / "part-0.parquet")
+    argv = ["eval", str(output), "--truth", str(truth), "--no-progress"]
+    assert main(argv) == 0
+    summary = json.loads((output / "_eval" / "summary.json").read_text())
+    coverage = summary["coverage"]["output"]
+    assert coverage["superseded_rows"] == 2 and coverage["error_rows"] == 0
+    assert sum(coverage["superseded_reasons"].values()) == 2
+    assert coverage["scored_pages"] == 2 and summary["overall"][0]["cer"] == 0.0
+    assert "2 superseded rows skipped" in capsys.readouterr().out
+
+
+def test_the_judge_grades_the_pages_asked_for_even_when_truth_is_sparse(tmp_path):
+    from tests.openai_server import ChatServer, Reply
+
+    # 300 rows, truth for 6 of them: a fraction of all rows would judge none.
+    pages = tmp_path / "out" / "pages"
+    pages.mkdir(parents=True)
+    rows = [page(f"/in/doc{i}.pdf", 1, f"text {i}", 1) for i in range(300)]
+    pq.write_table(to_table(rows, PAGE_SCHEMA), pages / "part-1.parquet")
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    for i in range(0, 300, 50):
+        (truth / f"doc{i}.txt").write_text(f"text {i}")
+    with ChatServer() as server:
+        server.reply = lambda request, count: Reply(text='{"score": 5, "reason": "ok"}')
+        config = EvalConfig(
+            outputs=(str(tmp_path / "out"),),
+            truth=str(truth),
+            judge_model="judge-1",
+            judge_url=server.url,
+            judge_pages=4,
+            progress=False,
+        )
+        summary = evaluate(config).summary
+    assert summary["judge"]["output"]["pages"] == 4
+
+
+def test_an_output_with_no_scored_page_still_gets_its_line(tmp_path, truth, capsys):
+    good = make_output(tmp_path / "a", PERFECT)
+    failed = tmp_path / "b" / "pages"
+    failed.mkdir(parents=True)
+    rows = [page("/in/alpha.pdf", n, None, 2, status="error") for n in (1, 2)]
+    pq.write_table(to_table(rows, PAGE_SCHEMA), failed / "part-1.parquet")
+    argv = ["eval", "--compare", str(good), str(tmp_path / "b"), "--truth", str(truth)]
+    assert main([*argv, "--report", str(tmp_path / "cmp"), "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (line_b,) = [line for line in lines if line.startswith("B ")]
+    assert line_b.split()[1:3] == ["0", "—"] and line_b.split()[-2] == "2"  # 2 error rows
+
+
+def test_a_broken_password_map_is_a_usage_error(tmp_path, truth, capsys):
+    output = make_output(tmp_path / "out", PERFECT)
+    password_map = tmp_path / "passwords.json"
+    password_map.write_text("[1, 2]")
+    argv = ["eval", str(output), "--truth", "text-layer", "--password-map", str(password_map)]
+    assert main(argv) == EXIT_USAGE
+    assert "password map" in capsys.readouterr().err

@@ -1,0 +1,141 @@
+"""The evaluation plan (superseded rows, per-shard truth) and the truth subsets it hands out: a
+subset must match every document exactly as the whole truth does, or scores would change with
+the way an output happens to be sharded."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from ops.evaluation.bench import load_bench_truth
+from ops.evaluation.plan import plan_output
+from ops.evaluation.truth import DOCUMENT, TruthIndex, TruthRef, load_folder
+from ops.schema import PAGE_SCHEMA, to_table
+
+
+def row(uri, index, status="ok", doc_id=None, minute=0):
+    return {
+        "doc_id": doc_id or f"sha-{uri}",
+        "source_uri": uri,
+        "source_kind": "pdf",
+        "page_index": index,
+        "page_number": None if index is None else index + 1,
+        "page_count": 2,
+        "route": "ocr",
+        "status": status,
+        "text": "t" if status == "ok" else None,
+        "processed_at": datetime(2026, 1, 1, 0, minute, tzinfo=UTC),
+    }
+
+
+def write(path: Path, rows: list[dict]) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(to_table(rows, PAGE_SCHEMA), path)
+    return str(path)
+
+
+def test_the_plan_skips_what_reconciliation_would_drop(tmp_path):
+    first = write(
+        tmp_path / "part-1.parquet",
+        [
+            row("/in/a.pdf", 0, status="error", minute=1),  # retried below, now ok
+            row("/in/a.pdf", 1, minute=1),
+            row("/in/b.pdf", None, status="error", minute=1),  # b opened on a later run
+            row("/in/c.pdf", 0, doc_id="old", minute=1),  # c changed since
+        ],
+    )
+    second = write(
+        tmp_path / "part-2.parquet",
+        [
+            row("/in/a.pdf", 0, minute=2),
+            row("/in/a.pdf", 1, minute=2),  # a Ray retry wrote page 2 twice
+            row("/in/b.pdf", 0, minute=2),
+            row("/in/c.pdf", 0, doc_id="new", minute=2),
+        ],
+    )
+    broken = tmp_path / "part-3.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    plan = plan_output([first, second, str(broken)])
+
+    by_path = {shard.path: shard for shard in plan.shards}
+    # a's error row, b's document row and c's old version go; of a's two ok page-2 rows the
+    # newer stays.
+    assert by_path[first].skip == (0, 1, 2, 3)
+    assert by_path[second].skip == ()
+    assert sum(plan.superseded.values()) == 4
+    assert plan.superseded["row for an earlier version of a file that changed"] == 1
+    assert plan.rows == 4
+    assert by_path[first].documents == ()  # every row of it is skipped: it needs no truth
+    assert sorted(by_path[second].documents) == [
+        ("/in/a.pdf", "sha-/in/a.pdf"),
+        ("/in/b.pdf", "sha-/in/b.pdf"),
+        ("/in/c.pdf", "new"),
+    ]
+    assert "cannot read the shard" in (by_path[str(broken)].failure or "")
+
+
+def test_a_clean_output_skips_nothing(tmp_path):
+    shard = write(tmp_path / "p.parquet", [row("/in/a.pdf", 0), row("/in/a.pdf", 1)])
+    plan = plan_output([shard])
+    assert plan.shards[0].skip == () and plan.superseded == {} and plan.rows == 2
+
+
+def test_a_subset_matches_every_document_as_the_whole_truth_does():
+    generator = random.Random(7)
+    folders = ["", "scans/", "2024/scans/", "other/", "2024/"]
+    stems = [f"doc{i}" for i in range(12)]
+    truth = TruthIndex("random")
+    for _ in range(60):
+        name = generator.choice(folders) + generator.choice(stems)
+        page = generator.choice([DOCUMENT, 1, 2])
+        truth.add(name, None, page, TruthRef(text=name))
+    for number in range(5):
+        truth.add(None, f"sha{number}", 1, TruthRef(text="by id"))
+    documents = [
+        (
+            f"s3://bucket/{generator.choice(folders)}{generator.choice(stems)}."
+            + generator.choice(["pdf", "tif"]),
+            generator.choice([None, "sha1", "sha3", "unknown"]),
+        )
+        for _ in range(400)
+    ]
+    for start in range(0, len(documents), 37):  # shards of 37 documents
+        shard = documents[start : start + 37]
+        subset = truth.subset(shard)
+        assert len(subset) <= len(truth)
+        for uri, doc_id in shard:
+            assert subset.match(uri, doc_id) == truth.match(uri, doc_id)
+
+
+def test_a_bench_subset_resolves_names_against_the_whole_bench(tmp_path):
+    tests = [
+        {"pdf": "x/report.pdf", "page": 1, "id": "t1", "type": "present", "text": "alpha"},
+        {"pdf": "y/report.pdf", "page": 1, "id": "t2", "type": "present", "text": "beta"},
+        {"pdf": "solo.pdf", "page": 1, "id": "t3", "type": "present", "text": "gamma"},
+    ]
+    path = tmp_path / "prose.jsonl"
+    path.write_text("\n".join(json.dumps(test) for test in tests))
+    bench = load_bench_truth(path)
+    # "/in/report.pdf" is ambiguous in the whole bench (two report.pdf): no tests. A subset
+    # built with the unambiguous x/report.pdf alone must not resolve it to x's tests.
+    uris = ["/in/report.pdf", "/data/x/report.pdf", "/in/solo.pdf"]
+    subset = bench.subset(uris)
+    for uri in uris:
+        assert subset.run(uri, 1, "alpha gamma") == bench.run(uri, 1, "alpha gamma")
+    assert subset.run("/in/report.pdf", 1, "alpha") == []
+    ran = {test_id for test_id, _ in subset.run("/data/x/report.pdf", 1, "alpha")}
+    assert "t1" in ran and "t2" not in ran  # (and x's implicit baseline test)
+    assert {key[0] for key in subset.by_page} == {"x/report.pdf", "solo.pdf"}
+
+
+def test_a_document_truth_shadowed_by_page_truth_is_never_missing(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a.txt").write_text("whole")
+    (tmp_path / "a" / "0001.txt").write_text("page one")
+    (tmp_path / "b.txt").write_text("whole b")
+    truth = load_folder(tmp_path)
+    assert sorted(truth.units()) == [("a", 1), ("b", DOCUMENT)]
