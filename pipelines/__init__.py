@@ -1,11 +1,19 @@
-"""Ray-aware composition of ``ops``: the conversion job, its CLI, querying the output.
+"""Ray-aware composition of ``ops``: the conversion job, its CLI, querying and evaluating the
+output.
 
 The public API, used by the README and notebooks::
 
-    from pipelines import RunConfig, run, query
+    from pipelines import RunConfig, run, query, EvalConfig, evaluate
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from pipelines.config import RunConfig
+
+if TYPE_CHECKING:
+    from pipelines.evaluation import EvalConfig
 
 
 def run(config: RunConfig):
@@ -21,4 +29,20 @@ def query(output: str, sql: str):
     return run_query(output, sql)
 
 
-__all__ = ["RunConfig", "query", "run"]
+def evaluate(config: EvalConfig):
+    """Score an output against truth and write the report (``pagemill eval``)."""
+    from pipelines.evaluation import evaluate as _evaluate
+
+    return _evaluate(config)
+
+
+def __getattr__(name: str) -> Any:
+    # EvalConfig lives with the evaluation graph, which imports Ray: only on first use.
+    if name == "EvalConfig":
+        from pipelines.evaluation import EvalConfig
+
+        return EvalConfig
+    raise AttributeError(f"module 'pipelines' has no attribute {name!r}")
+
+
+__all__ = ["EvalConfig", "RunConfig", "evaluate", "query", "run"]

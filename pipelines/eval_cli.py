@@ -1,4 +1,4 @@
-"""``pagemill eval``: the command line of the evaluation graph (:mod:`pipelines.evaluate`)."""
+"""``pagemill eval``: the command line of the evaluation graph (:mod:`pipelines.evaluation`)."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 
 def run_eval(args: argparse.Namespace) -> int:
     from pipelines.config import passwords
-    from pipelines.evaluate import EvalConfig, evaluate
+    from pipelines.evaluation import EvalConfig, evaluate
 
     if bool(args.output) == bool(args.compare):
         print("pagemill: error: give OUTPUT, or --compare OUTPUT_A OUTPUT_B", file=sys.stderr)

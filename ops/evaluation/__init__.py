@@ -1,4 +1,4 @@
 """Evaluation building blocks (Ray-free): truth sources, scoring one output shard, the report.
 
-:mod:`pipelines.evaluate` composes them into a Ray Core task graph.
+:mod:`pipelines.evaluation` composes them into a Ray Core task graph.
 """

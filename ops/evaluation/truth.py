@@ -119,8 +119,9 @@ def candidate_names(source_uri: str) -> list[str]:
 
 
 def load_folder(root: str | Path) -> TruthIndex:
-    """Index a folder of text files by the conventions in the module docstring (reads no text)."""
-    root = Path(root)
+    """Index a folder of text files by the conventions in the module docstring (reads no text).
+    Paths are kept absolute: the tasks that read them need not share the caller's directory."""
+    root = Path(root).absolute()
     if not root.is_dir():
         raise ValueError(f"truth folder {root} does not exist")
     index = TruthIndex(f"text files under {root}", kind="folder")

@@ -29,7 +29,7 @@ WORDS = tuple(_VOCABULARY.split())
 
 def eval_route(work: Path, pages: int, num_cpus: int | None) -> dict[str, Any]:
     from pipelines.bench import _start_ray
-    from pipelines.evaluate import EvalConfig, evaluate
+    from pipelines.evaluation import EvalConfig, evaluate
 
     root = work / "eval-corpus"
     pairs = _write_corpus(root, pages)

@@ -17,6 +17,7 @@ will leave them (one row per page).
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -113,7 +114,9 @@ class EvalConfig:
         return ("A", "B")[: len(self.outputs)] if len(self.outputs) > 1 else ("output",)
 
     def report_dir(self) -> str:
-        return self.report or f"{self.outputs[0].rstrip('/')}/_eval"
+        """Absolute (a relative path would be resolved in the report task's directory)."""
+        report = self.report or f"{self.outputs[0].rstrip('/')}/_eval"
+        return report if "://" in report else os.path.abspath(report)
 
 
 @dataclass

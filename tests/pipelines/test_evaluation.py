@@ -13,7 +13,7 @@ import pytest
 
 from ops.schema import PAGE_SCHEMA, to_table
 from pipelines.cli import EXIT_USAGE, main
-from pipelines.evaluate import EvalConfig, evaluate
+from pipelines.evaluation import EvalConfig, evaluate
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
 WRITTEN, EARLIER = datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
@@ -305,3 +305,18 @@ def test_a_broken_password_map_is_a_usage_error(tmp_path, truth, capsys):
     argv = ["eval", str(output), "--truth", "text-layer", "--password-map", str(password_map)]
     assert main(argv) == EXIT_USAGE
     assert "password map" in capsys.readouterr().err
+
+
+def test_relative_paths_mean_the_callers_directory_not_the_workers(tmp_path, monkeypatch):
+    # The session's Ray workers were started elsewhere: relative truth and report paths must be
+    # made absolute before any task sees them.
+    make_output(tmp_path / "out", PERFECT)
+    (tmp_path / "truth").mkdir()
+    (tmp_path / "truth" / "alpha.txt").write_text(
+        PERFECT[("alpha", 1)] + " " + PERFECT[("alpha", 2)]
+    )
+    monkeypatch.chdir(tmp_path)
+    result = evaluate(EvalConfig(outputs=("out",), truth="truth", report="rep", progress=False))
+    assert result.summary["coverage"]["output"]["scored_documents"] == 1
+    assert result.summary["coverage"]["output"]["truth_unreadable"] == 0
+    assert (tmp_path / "rep" / "index.html").exists()
