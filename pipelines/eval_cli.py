@@ -99,7 +99,12 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
         default="OPENAI_API_KEY",
         help="environment variable holding the API key (the key is never logged or stored)",
     )
-    judge.add_argument("--judge-pages", type=int, default=50, help="about this many pages")
+    judge.add_argument(
+        "--judge-pages",
+        type=int,
+        default=50,
+        help="scored pages judged per output (the same pages in each, by a stable hash)",
+    )
     judge.add_argument("--judge-concurrency", type=int, default=8, help="requests in flight")
     secrets = parser.add_argument_group(
         "encrypted PDFs",

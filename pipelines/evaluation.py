@@ -80,7 +80,7 @@ class EvalConfig:
     judge_model: str | None = None  # an LLM/VLM judge grades a sample of scored pages
     judge_url: str | None = None  # OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)
     judge_api_key_env: str = "OPENAI_API_KEY"  # the variable's name; the key is never stored
-    judge_pages: int = 50  # about this many pages per output are judged
+    judge_pages: int = 50  # scored pages judged per output (lowest stable hash)
     judge_concurrency: int = 8
     passwords: Passwords = field(default_factory=Passwords)  # text-layer truth, page images
     progress: bool = True
@@ -102,6 +102,8 @@ class EvalConfig:
             raise ValueError("--sample must be a fraction in (0, 1] or a number of pages")
         if self.workers is not None and self.workers < 1:
             raise ValueError("--workers must be at least 1")
+        if self.judge_model and self.judge_pages < 1:
+            raise ValueError("--judge-pages must be at least 1")
         for output in self.outputs:
             if not Path(pages_dir(output)).is_dir() and "://" not in output:
                 raise FileNotFoundError(f"{output} holds no pagemill output (no pages/ folder)")
