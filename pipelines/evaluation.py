@@ -31,7 +31,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from ops.evaluation.bench import BenchTruth, bench_summary, is_bench, load_bench_truth
-from ops.evaluation.plan import OutputPlan, ShardPlan, plan_output
+from ops.evaluation.plan import OutputPlan, ShardPlan, plan_output, task_groups
 from ops.evaluation.report import (
     DocumentScores,
     build_summary,
@@ -46,7 +46,7 @@ from ops.evaluation.scoring import (
     Truth,
     judge_sample,
     score_documents,
-    score_shard,
+    score_shards,
     worst_pages,
 )
 from ops.evaluation.truth import TruthIndex, load_folder, load_table
@@ -154,10 +154,10 @@ def sample_fraction(sample: float | None, rows: int) -> float | None:
 
 
 @ray.remote(num_cpus=1)
-def _score_shard_task(
-    path: str, truth: Any, settings: ScoringSettings, skip: tuple[int, ...]
+def _score_shards_task(
+    shards: list[tuple[str, tuple[int, ...]]], truth: Any, settings: ScoringSettings
 ) -> ShardScores:
-    return score_shard(path, truth, settings, skip)
+    return score_shards(shards, truth, settings)
 
 
 @ray.remote(num_cpus=1)
@@ -199,15 +199,14 @@ def evaluate(config: EvalConfig) -> EvalResult:
     try:
         # One fraction for every output (from the first), so --compare samples the same pages.
         settings = {label: _settings(config, label, plans[labels[0]]) for label in labels}
-        jobs = [(shard, settings[label]) for label in labels for shard in plans[label].shards]
-        results = _run_scoring(jobs, truth, labels, config)
+        results = _run_scoring(plans, settings, truth, config)
         clock("scoring")
         documents = _score_documents(results, truth, config, labels)
         clock("documents")
         scores = pa.concat_tables(
             [scores.scores for label in labels for scores in results[label]]
             + [documents[label].scores for label in labels]
-        )
+        ).combine_chunks()  # one chunk per shard would make each aggregation loop per shard
         scores_ref = ray.put(scores)
         aggregates = _aggregate(scores_ref, config.group_by)
         coverage = {
@@ -351,51 +350,60 @@ def _outcomes(shards: list[ShardScores]) -> dict[str, list[Any]]:
 
 
 def _run_scoring(
-    jobs: list[tuple[ShardPlan, ScoringSettings]],
+    plans: dict[str, OutputPlan],
+    settings: dict[str, ScoringSettings],
     truth: Truth,
-    labels: tuple[str, ...],
     config: EvalConfig,
 ) -> dict[str, list[ShardScores]]:
-    """One task per shard (of every output at once), at most ``workers`` in flight, each with
-    its shard's share of the truth, with a progress bar over shards and pages. Shards the plan
-    could not read are failures without a task."""
+    """Scoring tasks over bounded groups of shards (of every output at once; see
+    :func:`~ops.evaluation.plan.task_groups`), at most ``workers`` in flight, each with its
+    shards' share of the truth, with a progress bar over shards and pages. Shards the plan could
+    not read are failures without a task."""
     limit = config.workers or max(1, int(cluster_cpus()))
+    done: dict[str, list[ShardScores]] = {label: [] for label in plans}
+    jobs: list[tuple[list[ShardPlan], ScoringSettings]] = []
+    for label, plan in plans.items():
+        for shard in plan.shards:
+            if shard.failure:
+                failures = {shard.path: shard.failure}
+                done[label].append(ShardScores(shard.path, label, failures=failures))
+        readable = [shard for shard in plan.shards if not shard.failure]
+        jobs += [(group, settings[label]) for group in task_groups(readable, limit)]
+    bar = _progress(sum(len(plan.shards) for plan in plans.values()), "scoring", config.progress)
+    bar(0, sum(len(found) for found in done.values()))
     pending = list(reversed(jobs))
-    in_flight: dict[Any, tuple[str, ScoringSettings]] = {}
-    done: dict[str, list[ShardScores]] = {label: [] for label in labels}
-    bar = _progress(len(jobs), "scoring", config.progress)
+    in_flight: dict[Any, tuple[list[ShardPlan], ScoringSettings]] = {}
     while pending or in_flight:
         while pending and len(in_flight) < limit:
-            plan, settings = pending.pop()
-            if plan.failure:
-                done[settings.label].append(
-                    ShardScores(plan.path, settings.label, failure=plan.failure)
-                )
-                bar(0)
-                continue
-            task = _score_shard_task.remote(plan.path, _truth_for(truth, plan), settings, plan.skip)
-            in_flight[task] = (plan.path, settings)
-        if not in_flight:
-            continue
+            group, job_settings = pending.pop()
+            shards = [(shard.path, shard.skip) for shard in group]
+            task = _score_shards_task.remote(shards, _truth_for(truth, group), job_settings)
+            in_flight[task] = (group, job_settings)
         ready, _ = ray.wait(list(in_flight), num_returns=1)
-        shard, settings = in_flight.pop(ready[0])
+        group, job_settings = in_flight.pop(ready[0])
         try:
-            scores = ray.get(ready[0])
+            found = ray.get(ready[0])
         except ray.exceptions.RayError as exc:  # a worker died, or scoring itself broke
             reason = str(exc).strip().splitlines()[-1][:500]
-            scores = ShardScores(shard, settings.label, failure=f"scoring failed: {reason}")
-        done[scores.label].append(scores)
-        bar(scores.rows)
+            found = ShardScores(
+                group[0].path,
+                job_settings.label,
+                shards=len(group),
+                failures={shard.path: f"scoring failed: {reason}" for shard in group},
+            )
+        done[job_settings.label].append(found)
+        bar(found.rows, found.shards)
     bar(None)
     return {label: sorted(found, key=lambda s: s.shard) for label, found in done.items()}
 
 
-def _truth_for(truth: Truth, plan: ShardPlan) -> Truth:
-    """The part of the truth one shard's documents can match."""
+def _truth_for(truth: Truth, group: list[ShardPlan]) -> Truth:
+    """The part of the truth a group of shards' documents can match."""
+    documents = {document for shard in group for document in shard.documents}
     if isinstance(truth, TruthIndex):
-        return truth.subset(plan.documents)
+        return truth.subset(documents)
     if isinstance(truth, BenchTruth):
-        return truth.subset(uri for uri, _ in plan.documents)
+        return truth.subset(uri for uri, _ in documents)
     return truth  # the text layer: read from each PDF by its task
 
 
@@ -450,23 +458,24 @@ def _split_by_document(parts: pa.Table, count: int) -> list[pa.Table]:
     return [parts.take(pa.array(rows)) for _, rows in sorted(buckets.items())]
 
 
-def _progress(total: int, description: str, enabled: bool) -> Callable[[int | None], None]:
-    """A tqdm bar over shards that also shows pages scored; ``None`` closes it."""
+def _progress(total: int, description: str, enabled: bool) -> Callable[..., None]:
+    """A tqdm bar over shards that also shows pages scored; ``bar(rows, shards)`` advances it,
+    ``bar(None)`` closes it."""
     if not enabled:
-        return lambda _: None
+        return lambda *_: None
     from tqdm import tqdm
 
     bar = tqdm(total=total, desc=description, unit="shard", file=sys.stderr, dynamic_ncols=True)
     pages = 0
 
-    def update(rows: int | None) -> None:
+    def update(rows: int | None, shards: int = 1) -> None:
         nonlocal pages
         if rows is None:
             bar.close()
             return
         pages += rows
         bar.set_postfix_str(f"{pages:,} pages", refresh=False)
-        bar.update(1)
+        bar.update(shards)
 
     return update
 

@@ -47,9 +47,11 @@ def coverage_of(
     if isinstance(truth, TruthIndex) and not sampled:  # a sample leaves truth unmatched by design
         missing = sum(1 for unit in truth.units() if unit not in matched)
     return {
-        "shards": len(shards),
+        "shards": sum(shard.shards for shard in shards),
         "unreadable_shards": [
-            {"shard": shard.shard, "reason": shard.failure} for shard in shards if shard.failure
+            {"shard": path, "reason": reason}
+            for shard in shards
+            for path, reason in sorted(shard.failures.items())
         ],
         "rows": sum(shard.rows for shard in shards),
         "superseded_rows": sum(shard.superseded for shard in shards),

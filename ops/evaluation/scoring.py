@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ops.evaluation.bench import BenchTruth
 from ops.evaluation.judging import candidate
@@ -30,6 +29,7 @@ from ops.evaluation.truth import DOCUMENT, TruthIndex
 from ops.metrics.text import PAGE_METRICS_SCHEMA, PageCounts, pages_table, score_page
 from ops.passwords import Passwords
 from ops.schema import ROUTE_OCR, STATUS_OK
+from ops.shards import read_columns
 
 TEXT_LAYER = "text-layer"  # truth: the PDF's own text layer, for pages that went through OCR
 Truth = TruthIndex | BenchTruth | str  # str: TEXT_LAYER
@@ -86,10 +86,12 @@ class ScoringSettings:
 
 @dataclass(slots=True)
 class ShardScores:
-    """What one scoring task returns."""
+    """The scores of one shard, or of a group of shards merged (:func:`score_shards`)."""
 
-    shard: str
+    shard: str  # the shard, or the group's first
     label: str = "output"  # which output the shard belongs to
+    shards: int = 1  # shards these scores cover
+    failures: dict[str, str] = field(default_factory=dict)  # shard -> why it was not scored
     scores: pa.Table = field(default_factory=SCORE_SCHEMA.empty_table)
     doc_parts: pa.Table = field(default_factory=DOC_PART_SCHEMA.empty_table)
     matched: set[tuple[str, int]] = field(default_factory=set)  # truth entries found
@@ -104,7 +106,11 @@ class ShardScores:
     worst: list[dict[str, Any]] = field(default_factory=list)
     bench: dict[str, list[Any]] = field(default_factory=dict)  # test id -> outcomes (bench truth)
     judge_candidates: list[dict[str, Any]] = field(default_factory=list)
-    failure: str | None = None  # the shard could not be read or scored
+
+    @property
+    def failure(self) -> str | None:
+        """Why the (first) shard was not scored, if it was not."""
+        return next(iter(self.failures.values()), None)
 
 
 def score_shard(
@@ -112,22 +118,37 @@ def score_shard(
     truth: Truth,
     settings: ScoringSettings,
     skip: Sequence[int] = (),
-    filesystem: Any = None,
 ) -> ShardScores:
-    """Scores for every page of one Parquet shard but the rows at ``skip`` (superseded, see
-    :mod:`ops.evaluation.plan`); a shard that cannot be read is a ``failure``, never an
-    exception, so one bad file cannot sink the evaluation."""
-    result = ShardScores(shard=path, label=settings.label, superseded=len(skip))
-    try:
-        table = pq.read_table(path, columns=READ_COLUMNS, filesystem=filesystem)
-    except Exception as exc:
-        result.failure = f"cannot read the shard: {type(exc).__name__}: {exc}"
-        return result
-    if skip:
-        table = table.filter(keep_mask(table.num_rows, skip))
+    """Scores for every page of one Parquet shard but the rows at ``skip``."""
+    return score_shards([(path, skip)], truth, settings)
+
+
+def score_shards(
+    shards: Sequence[tuple[str, Sequence[int]]],
+    truth: Truth,
+    settings: ScoringSettings,
+) -> ShardScores:
+    """Scores for every page of a group of ``(path, skip)`` shards (one scoring task) but the
+    rows at each ``skip`` (superseded, see :mod:`ops.evaluation.plan`). A shard that cannot be
+    read is one of the result's ``failures``, never an exception, so one bad file cannot sink
+    the evaluation. The group is scored as one stream of rows into one result: a result per
+    shard cost more than the scoring when shards are small (pickling 125 results of 10 rows
+    took 0.4 s, scoring them 1.3 s)."""
+    result = ShardScores(shard=shards[0][0], label=settings.label, shards=len(shards))
+    rows: list[dict[str, Any]] = []
+    for path, skip in shards:
+        try:
+            table = read_columns(path, READ_COLUMNS)
+        except Exception as exc:
+            result.failures[path] = f"cannot read the shard: {type(exc).__name__}: {exc}"
+            continue
+        if skip:
+            table = table.filter(keep_mask(table.num_rows, skip))
+            result.superseded += len(skip)
+        rows += table.to_pylist()
     if isinstance(truth, BenchTruth):
-        return run_bench_rows(table.to_pylist(), truth, settings, result)
-    return score_rows(table.to_pylist(), truth, settings, result)
+        return run_bench_rows(rows, truth, settings, result)
+    return score_rows(rows, truth, settings, result)
 
 
 def run_bench_rows(

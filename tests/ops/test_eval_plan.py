@@ -12,7 +12,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from ops.evaluation.bench import load_bench_truth
-from ops.evaluation.plan import plan_output
+from ops.evaluation.plan import ShardPlan, plan_output, task_groups
+from ops.evaluation.scoring import ScoringSettings, score_shards
 from ops.evaluation.truth import DOCUMENT, TruthIndex, TruthRef, load_folder
 from ops.schema import PAGE_SCHEMA, to_table
 
@@ -139,3 +140,31 @@ def test_a_document_truth_shadowed_by_page_truth_is_never_missing(tmp_path):
     (tmp_path / "b.txt").write_text("whole b")
     truth = load_folder(tmp_path)
     assert sorted(truth.units()) == [("a", 1), ("b", DOCUMENT)]
+
+
+def test_small_shards_are_grouped_into_bounded_tasks():
+    shards = [ShardPlan(f"s{i:04d}", rows=10) for i in range(2000)]
+    groups = task_groups(shards, workers=2)
+    assert [shard for group in groups for shard in group] == shards  # all, once, in order
+    assert all(sum(shard.rows for shard in group) == 1250 for group in groups)  # 20,000 / 16
+    big = [ShardPlan("big", rows=50_000), *shards[:3]]
+    assert [len(group) for group in task_groups(big, workers=64)] == [1, 3]
+    assert task_groups([], workers=4) == []
+
+
+def test_a_group_of_shards_is_scored_into_one_result(tmp_path):
+    good = [
+        write(tmp_path / f"part-{n}.parquet", [row(f"/in/d{n}.pdf", 0), row(f"/in/d{n}.pdf", 1)])
+        for n in range(3)
+    ]
+    broken = tmp_path / "part-9.parquet"
+    broken.write_bytes(b"not parquet")
+    truth = TruthIndex("t")
+    for n in range(3):
+        truth.add(f"d{n}", None, 1, TruthRef(text="t"))
+    shards = [(good[0], (1,)), (str(broken), ()), (good[1], ()), (good[2], ())]
+    result = score_shards(shards, truth, ScoringSettings(worst=2))
+    assert result.shards == 4 and list(result.failures) == [str(broken)]
+    assert result.rows == 5 and result.superseded == 1  # d0's second row was skipped
+    assert result.scores.num_rows == 3 and result.no_truth == 2
+    assert len(result.worst) == 2  # the group's own worst pages, not 2 per shard
