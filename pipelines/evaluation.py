@@ -102,8 +102,8 @@ class EvalConfig:
             raise ValueError("--sample must be a fraction in (0, 1] or a number of pages")
         if self.workers is not None and self.workers < 1:
             raise ValueError("--workers must be at least 1")
-        if self.judge_model and self.judge_pages < 1:
-            raise ValueError("--judge-pages must be at least 1")
+        if self.judge_model and min(self.judge_pages, self.judge_concurrency) < 1:
+            raise ValueError("--judge-pages and --judge-concurrency must be at least 1")
         for output in self.outputs:
             if not Path(pages_dir(output)).is_dir() and "://" not in output:
                 raise FileNotFoundError(f"{output} holds no pagemill output (no pages/ folder)")

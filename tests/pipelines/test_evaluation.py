@@ -5,12 +5,14 @@ across shards, two outputs compared page by page, and the report's three files w
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from ops.backends.base import MissingDependency
 from ops.schema import PAGE_SCHEMA, to_table
 from pipelines.cli import EXIT_USAGE, main
 from pipelines.evaluation import EvalConfig, evaluate
@@ -320,3 +322,23 @@ def test_relative_paths_mean_the_callers_directory_not_the_workers(tmp_path, mon
     assert result.summary["coverage"]["output"]["scored_documents"] == 1
     assert result.summary["coverage"]["output"]["truth_unreadable"] == 0
     assert (tmp_path / "rep" / "index.html").exists()
+
+
+def test_a_judge_that_cannot_run_is_reported_before_any_scoring(tmp_path, truth, monkeypatch):
+    output = make_output(tmp_path / "out", PERFECT)
+    config = EvalConfig(
+        outputs=(str(output),),
+        truth=str(truth),
+        judge_model="judge-1",
+        judge_concurrency=0,
+        progress=False,
+    )
+    with pytest.raises(ValueError, match="--judge-concurrency must be at least 1"):
+        evaluate(config)
+    assert not (output / "_eval").exists()
+    # Past the flags' checks, the judge itself is built (its extra, its settings) before any
+    # scoring task starts: a missing extra is reported at once, not after the scoring.
+    monkeypatch.setattr("ops.judges.llm.REQUIRES", ("pagemill_no_such_module",))
+    with pytest.raises(MissingDependency, match="pagemill\\[openai\\]"):
+        evaluate(replace(config, judge_concurrency=2))
+    assert not (output / "_eval").exists()
