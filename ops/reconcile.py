@@ -92,7 +92,7 @@ def superseded_rows(
     if not tables:
         return {}, {}
     table = pa.concat_tables(tables)
-    if _clean(table):
+    if table.num_rows == 0 or _clean(table):
         return {}, {}
     columns = [*KEY_COLUMNS, "path", "position"]
     rows = sorted(

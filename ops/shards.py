@@ -42,7 +42,12 @@ def read_columns(uri: str, columns: Sequence[str]) -> pa.Table:
     else:
         filesystem, path = resolve(uri)
     with filesystem.open_input_file(path) as stream:
-        return pq.ParquetFile(stream).read(columns=list(columns))
+        parquet = pq.ParquetFile(stream)
+        # ParquetFile.read skips a column the file lacks; pq.read_table raised, and so do we.
+        missing = [name for name in columns if name not in parquet.schema_arrow.names]
+        if missing:
+            raise KeyError(f"{uri} has no column {', '.join(missing)}: not a pagemill page shard")
+        return parquet.read(columns=list(columns))
 
 
 @functools.lru_cache(maxsize=32)

@@ -13,8 +13,8 @@ EXIT_OK, EXIT_USAGE = 0, 2
 
 DESCRIPTION = """\
 Score OUTPUT's page text against ground truth and write a report (REPORT/index.html,
-summary.json, pages.parquet). Scoring runs as Ray tasks, one per output shard, separate from
-any conversion.
+summary.json, pages.parquet). Scoring runs as Ray tasks, one per output shard (small ones
+grouped), separate from any conversion.
 
 TRUTH is one of:
   a folder   NAME.txt / NAME.gt.txt / NAME.gold.txt for a whole document NAME.*,

@@ -1,12 +1,13 @@
 """Evaluation as its own Ray Core task graph, apart from the conversion pipeline.
 
-    list + plan ─► score_shard × N ─► score_documents × K ─► summarize × G ─► report × 1
-    (driver)       (one per shard,    (multi-page documents   (overall, each    (pinned to
-                    bounded in flight) with one truth text)    group-by column,  this node)
-                                                               documents)
+    list + plan ─► score_shards × N ─► score_documents × K ─► summarize × G ─► report × 1
+    (driver)       (a shard or a      (multi-page documents   (overall, each    (pinned to
+                    group of small     with one truth text)    group-by column,  this node)
+                    ones; bounded in                           documents)
+                    flight)
 
 Truth is loaded once on the driver; the plan (:mod:`ops.evaluation.plan`, from the shards' key
-columns) hands each scoring task only its shard's truth and the positions of superseded rows to
+columns) hands each scoring task only its shards' truth and the positions of superseded rows to
 skip. A shard that cannot be read is reported in the summary and the rest is scored; truth
 entries no shard matched are counted as missing from the output. It runs on a local Ray or on the
 cluster that made the output (``--address``), after or alongside a conversion: it reads only
@@ -155,7 +156,7 @@ def sample_fraction(sample: float | None, rows: int) -> float | None:
 
 @ray.remote(num_cpus=1)
 def _score_shards_task(
-    shards: list[tuple[str, tuple[int, ...]]], truth: Any, settings: ScoringSettings
+    shards: list[tuple[str, tuple[int, ...], int]], truth: Any, settings: ScoringSettings
 ) -> ShardScores:
     return score_shards(shards, truth, settings)
 
@@ -212,6 +213,8 @@ def evaluate(config: EvalConfig) -> EvalResult:
         coverage = {
             label: {
                 **coverage_of(results[label], documents[label], truth, config.sample is not None),
+                # Rows a run superseded but has not removed yet: skipped, by reason.
+                "superseded_rows": sum(plans[label].superseded.values()),
                 "superseded_reasons": plans[label].superseded,
             }
             for label in labels
@@ -376,7 +379,7 @@ def _run_scoring(
     while pending or in_flight:
         while pending and len(in_flight) < limit:
             group, job_settings = pending.pop()
-            shards = [(shard.path, shard.skip) for shard in group]
+            shards = [(shard.path, shard.skip, shard.rows) for shard in group]
             task = _score_shards_task.remote(shards, _truth_for(truth, group), job_settings)
             in_flight[task] = (group, job_settings)
         ready, _ = ray.wait(list(in_flight), num_returns=1)
@@ -392,9 +395,24 @@ def _run_scoring(
                 failures={shard.path: f"scoring failed: {reason}" for shard in group},
             )
         done[job_settings.label].append(found)
+        _pool(done[job_settings.label][0], found, job_settings)
         bar(found.rows, found.shards)
     bar(None)
     return {label: sorted(found, key=lambda s: s.shard) for label, found in done.items()}
+
+
+def _pool(keeper: ShardScores, found: ShardScores, settings: ScoringSettings) -> None:
+    """Keep the texts of an output's worst pages and judge candidates for its top ones only,
+    held by its first result, as results arrive: each task returns its own top ones (up to 50
+    judge candidates of up to 40,000 characters), and an output of thousands of tasks would
+    otherwise pile them all up on the driver."""
+    if keeper is found:
+        return
+    keeper.worst = worst_pages([keeper.worst, found.worst], settings.worst)
+    keeper.judge_candidates = judge_sample(
+        keeper.judge_candidates + found.judge_candidates, settings.judge_pages
+    )
+    found.worst, found.judge_candidates = [], []
 
 
 def _truth_for(truth: Truth, group: list[ShardPlan]) -> Truth:

@@ -217,6 +217,7 @@ def _overview(summary: Mapping[str, Any]) -> str:
 COVERAGE_ROWS: Final = (
     ("scored_pages", "scored pages"),
     ("rows", "rows read"),
+    ("superseded_rows", "superseded rows skipped (not yet reconciled)"),
     ("sampled_out", "left out by sampling"),
     ("error_rows", "error rows (counted, never scored)"),
     ("error_rows_with_truth", "error rows that have truth"),

@@ -29,7 +29,8 @@ import pyarrow as pa
 from ops.reconcile import KEY_COLUMNS, superseded_rows
 from ops.shards import read_columns
 
-READ_THREADS = 8  # key columns are small reads: latency-bound on object stores
+# Key columns are small reads, latency-bound on object stores (the threads wait, not compute).
+READ_THREADS = {"local": 8, "remote": 32}
 # Rows per scoring task: shards are grouped up to a target between these bounds (a task costs
 # ~10 ms of scheduling and start-up, a page ~0.5 ms to score) ...
 MIN_TASK_ROWS, MAX_TASK_ROWS = 250, 5_000
@@ -59,9 +60,11 @@ class OutputPlan:
         return sum(shard.rows - len(shard.skip) for shard in self.shards if not shard.failure)
 
 
-def plan_output(paths: Sequence[str], threads: int = READ_THREADS) -> OutputPlan:
+def plan_output(paths: Sequence[str]) -> OutputPlan:
     """The plan of one output's shards (``paths`` as :func:`pipelines.outputs.list_shards`
     lists them, scheme included)."""
+    remote = any("://" in path and not path.startswith("file://") for path in paths[:1])
+    threads = READ_THREADS["remote" if remote else "local"]
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(paths) or 1))) as pool:
         keys = list(pool.map(_read_keys, paths))
     readable = [
@@ -114,6 +117,9 @@ def task_groups(shards: Sequence[ShardPlan], workers: int) -> list[list[ShardPla
     current: list[ShardPlan] = []
     rows = 0
     for shard in shards:
+        if shard.rows >= target and current:  # a big shard is not held up by small ones
+            groups.append(current)
+            current, rows = [], 0
         current.append(shard)
         rows += shard.rows
         if rows >= target or len(current) >= MAX_SHARDS_PER_TASK:

@@ -54,7 +54,6 @@ def coverage_of(
             for path, reason in sorted(shard.failures.items())
         ],
         "rows": sum(shard.rows for shard in shards),
-        "superseded_rows": sum(shard.superseded for shard in shards),
         "sampled_out": sum(shard.sampled_out for shard in shards),
         "scored_pages": sum(shard.scores.num_rows for shard in shards),
         "scored_documents": documents.scores.num_rows,

@@ -1,10 +1,10 @@
-"""Scoring one output shard against truth: the body of one task of the evaluation graph.
+"""Scoring output shards against truth: the body of one task of the evaluation graph.
 
-A shard is scored on its own, so the graph can run one task per shard in parallel. What a shard
-cannot settle alone is handed back for the aggregation step: the truth entries it found (so the
-driver can count truth pages missing from the output), and the pages of documents whose truth is
-one text for the whole multi-page document (their pages may lie in several shards; they are
-joined and scored by document later, :func:`score_documents`).
+A shard (or a small group of them) is scored on its own, so the graph can run many tasks in
+parallel. What a task cannot settle alone is handed back for the aggregation step: the truth
+entries it found (so the driver can count truth pages missing from the output), and the pages
+of documents whose truth is one text for the whole multi-page document (their pages may lie in
+several shards; they are joined and scored by document later, :func:`score_documents`).
 
 Error rows are counted, never scored: an engine that fails 10 % of the pages shows that as
 ``error_rows`` beside its CER rather than as a better or worse CER.
@@ -96,7 +96,6 @@ class ShardScores:
     doc_parts: pa.Table = field(default_factory=DOC_PART_SCHEMA.empty_table)
     matched: set[tuple[str, int]] = field(default_factory=set)  # truth entries found
     rows: int = 0  # rows read, superseded ones left out
-    superseded: int = 0  # rows another row of the same page replaces (skipped, not scored)
     sampled_out: int = 0
     error_rows: int = 0  # page and document error rows
     error_rows_with_truth: int = 0
@@ -118,33 +117,43 @@ def score_shard(
     truth: Truth,
     settings: ScoringSettings,
     skip: Sequence[int] = (),
+    planned_rows: int | None = None,
 ) -> ShardScores:
     """Scores for every page of one Parquet shard but the rows at ``skip``."""
-    return score_shards([(path, skip)], truth, settings)
+    return score_shards([(path, skip, planned_rows)], truth, settings)
 
 
 def score_shards(
-    shards: Sequence[tuple[str, Sequence[int]]],
+    shards: Sequence[tuple[str, Sequence[int], int | None]],
     truth: Truth,
     settings: ScoringSettings,
 ) -> ShardScores:
-    """Scores for every page of a group of ``(path, skip)`` shards (one scoring task) but the
-    rows at each ``skip`` (superseded, see :mod:`ops.evaluation.plan`). A shard that cannot be
-    read is one of the result's ``failures``, never an exception, so one bad file cannot sink
-    the evaluation. The group is scored as one stream of rows into one result: a result per
-    shard cost more than the scoring when shards are small (pickling 125 results of 10 rows
-    took 0.4 s, scoring them 1.3 s)."""
+    """Scores for every page of a group of ``(path, skip, planned rows)`` shards (one scoring
+    task) but the rows at each ``skip`` (superseded, see :mod:`ops.evaluation.plan`). A shard
+    that cannot be read is one of the result's ``failures``, never an exception, so one bad file
+    cannot sink the evaluation. The group is scored as one stream of rows into one result: a
+    result per shard cost more than the scoring when shards are small (pickling 125 results of
+    10 rows took 0.4 s, scoring them 1.3 s).
+
+    A run that is still going reconciles when it ends, rewriting exactly the shards that hold
+    superseded rows (or deleting those left empty). A shard whose row count is not the planned
+    one was rewritten so since the plan: what it holds now is what stays, so its skips no longer
+    apply (they would point at other rows)."""
     result = ShardScores(shard=shards[0][0], label=settings.label, shards=len(shards))
     rows: list[dict[str, Any]] = []
-    for path, skip in shards:
+    for path, skip, planned in shards:
         try:
             table = read_columns(path, READ_COLUMNS)
+        except FileNotFoundError:
+            if planned is not None and len(skip) == planned:
+                continue  # all its rows superseded: reconciliation removed it since the plan
+            result.failures[path] = "the shard is gone (removed since it was listed)"
+            continue
         except Exception as exc:
             result.failures[path] = f"cannot read the shard: {type(exc).__name__}: {exc}"
             continue
-        if skip:
+        if skip and (planned is None or table.num_rows == planned):
             table = table.filter(keep_mask(table.num_rows, skip))
-            result.superseded += len(skip)
         rows += table.to_pylist()
     if isinstance(truth, BenchTruth):
         return run_bench_rows(rows, truth, settings, result)

@@ -9,12 +9,14 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ops.evaluation.bench import load_bench_truth
 from ops.evaluation.plan import ShardPlan, plan_output, task_groups
 from ops.evaluation.scoring import ScoringSettings, score_shards
 from ops.evaluation.truth import DOCUMENT, TruthIndex, TruthRef, load_folder
+from ops.reconcile import reconcile
 from ops.schema import PAGE_SCHEMA, to_table
 
 
@@ -162,9 +164,52 @@ def test_a_group_of_shards_is_scored_into_one_result(tmp_path):
     truth = TruthIndex("t")
     for n in range(3):
         truth.add(f"d{n}", None, 1, TruthRef(text="t"))
-    shards = [(good[0], (1,)), (str(broken), ()), (good[1], ()), (good[2], ())]
+    shards = [(good[0], (1,), 2), (str(broken), (), 9), (good[1], (), 2), (good[2], (), 2)]
     result = score_shards(shards, truth, ScoringSettings(worst=2))
     assert result.shards == 4 and list(result.failures) == [str(broken)]
-    assert result.rows == 5 and result.superseded == 1  # d0's second row was skipped
+    assert result.rows == 5  # d0's second row was skipped
     assert result.scores.num_rows == 3 and result.no_truth == 2
     assert len(result.worst) == 2  # the group's own worst pages, not 2 per shard
+
+
+def test_a_run_that_reconciles_between_plan_and_scoring_loses_no_row(tmp_path):
+    # Planned while superseded rows were still there; the run then reconciled, rewriting two
+    # shards shorter and deleting one it emptied. The old skips must not be applied to the
+    # rewritten files: at the front they would drop a kept row, at the end point past it.
+    pages = tmp_path / "pages"
+    stale_first = [
+        row("/in/a.pdf", 1),
+        row("/in/a.pdf", 0, minute=5),
+        row("/in/a.pdf", 1, minute=5),
+    ]
+    stale_last = [row("/in/b.pdf", 0, minute=5), row("/in/b.pdf", 1, minute=5), row("/in/b.pdf", 1)]
+    paths = [
+        write(pages / "part-1.parquet", stale_first),
+        write(pages / "part-2.parquet", stale_last),
+        write(pages / "part-3.parquet", [row("/in/c.pdf", 0, status="error")]),
+        write(pages / "part-4.parquet", [row("/in/c.pdf", 0, minute=5)]),
+    ]
+    plan = plan_output(paths)
+    assert [shard.skip for shard in plan.shards] == [(0,), (2,), (0,), ()]
+    reconcile(str(pages))
+    assert not Path(paths[2]).exists()
+    truth = TruthIndex("t")
+    for name in ("a", "b"):
+        for page in (1, 2):
+            truth.add(name, None, page, TruthRef(text="t"))
+    truth.add("c", None, 1, TruthRef(text="t"))
+    planned = [(shard.path, shard.skip, shard.rows) for shard in plan.shards]
+    result = score_shards(planned, truth, ScoringSettings())
+    assert result.failures == {}
+    scored = sorted((r["truth_key"], r["page_number"]) for r in result.scores.to_pylist())
+    assert scored == [("a", 1), ("a", 2), ("b", 1), ("b", 2), ("c", 1)]
+
+
+def test_a_foreign_parquet_file_is_one_unreadable_shard_not_a_crash(tmp_path):
+    good = write(tmp_path / "part-1.parquet", [row("/in/a.pdf", 0)])
+    foreign = tmp_path / "part-2.parquet"
+    pq.write_table(pa.table({"x": [1, 2]}), foreign)  # Parquet, but not a page shard
+    plan = plan_output([good, str(foreign)])
+    assert [shard.failure is None for shard in plan.shards] == [True, False]
+    assert "no column" in (plan.shards[1].failure or "")
+    assert plan_output([]).shards == []
