@@ -41,7 +41,9 @@ def has_pages(output: str) -> bool:
 
 
 def list_shards(output: str) -> list[str]:
-    """Finished shards of an output (hidden temporaries of running or killed writers excluded)."""
+    """Finished shards of an output: hidden temporaries of running or killed writers excluded,
+    and ``_``-prefixed files too, as the pyarrow datasets of reconciliation and queries skip
+    them (so every reader sees the same shards)."""
     directory = pages_dir(output)
     filesystem, root = resolve(directory)
     selector = fs.FileSelector(root, recursive=True, allow_not_found=True)
@@ -51,7 +53,7 @@ def list_shards(output: str) -> list[str]:
         for info in filesystem.get_file_info(selector)
         if info.type == fs.FileType.File
         and info.path.endswith(".parquet")
-        and not info.base_name.startswith(TEMPORARY_PREFIX)
+        and not info.base_name.startswith((TEMPORARY_PREFIX, "_"))
     )
 
 

@@ -222,7 +222,9 @@ def score_rows(
         elif key and DOCUMENT in pages and not _has_page_entries(pages):
             result.matched.add((key, DOCUMENT))
             if (row["page_count"] or 0) > 1:  # joined with its other pages later
-                result.error_rows += int(row["status"] != STATUS_OK)
+                failed = int(row["status"] != STATUS_OK)
+                result.error_rows += failed
+                result.error_rows_with_truth += failed  # its document's truth
                 if page is not None:
                     parts.append({**_identity(row, key, settings.label), **_part(row)})
                 continue

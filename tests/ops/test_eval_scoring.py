@@ -97,7 +97,7 @@ def test_a_document_with_a_failed_page_is_not_scored_whole():
         row("/in/c.pdf", 2, None, status="error", page_count=2),
     ]
     result = score(rows, truth)
-    assert result.error_rows == 1
+    assert result.error_rows == 1 and result.error_rows_with_truth == 1
     documents, incomplete, _ = score_documents(result.doc_parts, truth, ScoringSettings())
     assert documents.num_rows == 0 and incomplete == 1
 

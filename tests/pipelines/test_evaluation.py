@@ -60,6 +60,7 @@ def make_output(root: Path, texts: dict[tuple[str, int], str], broken: bool = Fa
     pq.write_table(to_table(first, PAGE_SCHEMA), pages / "part-1.parquet")
     pq.write_table(to_table(second, PAGE_SCHEMA), pages / "part-2.parquet")
     (pages / ".part-3.parquet.tmp").write_bytes(b"a writer was killed here")  # never read
+    (pages / "_metadata.parquet").write_bytes(b"")  # skipped, like pyarrow datasets skip it
     if broken:
         (pages / "part-9.parquet").write_bytes(b"PAR1 truncated by a full disk")
     return root
