@@ -42,8 +42,8 @@ def has_pages(output: str) -> bool:
 
 def list_shards(output: str) -> list[str]:
     """Finished shards of an output: hidden temporaries of running or killed writers excluded,
-    and ``_``-prefixed files too, as the pyarrow datasets of reconciliation and queries skip
-    them (so every reader sees the same shards)."""
+    and ``_``-prefixed files too, as reconciliation's pyarrow dataset skips them (so the
+    evaluation plan and reconciliation see the same shards)."""
     directory = pages_dir(output)
     filesystem, root = resolve(directory)
     selector = fs.FileSelector(root, recursive=True, allow_not_found=True)
