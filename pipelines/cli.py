@@ -13,6 +13,7 @@ from ops.ocr import Orientation
 from ops.routing import RouteMode
 from pipelines.config import RunConfig
 from pipelines.eval_cli import add_eval, run_eval
+from pipelines.helpformat import HelpFormatter
 from pipelines.presets import PRESETS
 from pipelines.presets import describe as describe_presets
 
@@ -36,10 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in option help, and the epilog's preset list kept as written."""
-
-
 def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
@@ -50,7 +47,7 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
         epilog="presets (--preset NAME; options given on the command line win):\n"
         + describe_presets(),
-        formatter_class=_HelpFormatter,
+        formatter_class=HelpFormatter,
     )
     run.add_argument(
         "input",
@@ -287,7 +284,7 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser(
         "bench",
         help="measure throughput and memory against plain single-process baselines",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_arguments(bench)
 

@@ -8,6 +8,7 @@ import sys
 from ops.backends.base import MissingDependency
 from ops.evaluation.scoring import TEXT_LAYER
 from ops.metrics.normalize import FORMS
+from pipelines.helpformat import HelpFormatter
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -44,7 +45,7 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
         help="score an output against ground truth (CER, WER, NED, bag of words) and report",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("output", metavar="OUTPUT", nargs="?", help="a pagemill output folder")
     parser.add_argument(
@@ -123,10 +124,6 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--address", default=None, help="Ray cluster (default: start locally)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs for a local Ray")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
-
-
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
 
 
 def run_eval(args: argparse.Namespace) -> int:

@@ -167,3 +167,19 @@ def test_help_lists_backends_and_commands():
     )
     for command in ("run", "query", "bench"):
         assert command in top.stdout
+
+
+@pytest.mark.parametrize("command", ["run", "eval", "bench"])
+def test_help_states_each_default_once_and_never_as_none(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    printed = capsys.readouterr().out
+    options = re.split(r"\n {2}(?=-)", printed)[1:]  # one block per option
+    assert len(options) > 5
+    for option in options:
+        text = " ".join(option.split())  # help lines wrap anywhere
+        for nothing in ("(default: None)", "(default: False)", "(default: True)"):
+            assert nothing not in text, option
+        assert text.count("(default:") <= 1, option
+    if command == "run":
+        assert "(default: 150)" in " ".join(printed.split())
