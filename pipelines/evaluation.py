@@ -477,22 +477,22 @@ def _split_by_document(parts: pa.Table, count: int) -> list[pa.Table]:
 
 
 def _progress(total: int, description: str, enabled: bool) -> Callable[..., None]:
-    """A tqdm bar over shards that also shows pages scored; ``bar(rows, shards)`` advances it,
-    ``bar(None)`` closes it."""
+    """A tqdm bar over shards that also shows the rows read (pages, and a row per document that
+    failed as a whole); ``bar(rows, shards)`` advances it, ``bar(None)`` closes it."""
     if not enabled:
         return lambda *_: None
     from tqdm import tqdm
 
     bar = tqdm(total=total, desc=description, unit="shard", file=sys.stderr, dynamic_ncols=True)
-    pages = 0
+    read = 0
 
     def update(rows: int | None, shards: int = 1) -> None:
-        nonlocal pages
+        nonlocal read
         if rows is None:
             bar.close()
             return
-        pages += rows
-        bar.set_postfix_str(f"{pages:,} pages", refresh=False)
+        read += rows
+        bar.set_postfix_str(f"{read:,} rows", refresh=False)
         bar.update(shards)
 
     return update
