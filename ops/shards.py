@@ -46,7 +46,7 @@ def read_columns(uri: str, columns: Sequence[str]) -> pa.Table:
         # ParquetFile.read skips a column the file lacks; pq.read_table raised, and so do we.
         missing = [name for name in columns if name not in parquet.schema_arrow.names]
         if missing:
-            raise KeyError(f"{uri} has no column {', '.join(missing)}: not a pagemill page shard")
+            raise ValueError(f"{uri} has no column {', '.join(missing)}: not a pagemill page shard")
         return parquet.read(columns=list(columns))
 
 

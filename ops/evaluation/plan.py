@@ -42,6 +42,8 @@ Document = tuple[str, str | None]  # (source_uri, doc_id)
 
 @dataclass(frozen=True, slots=True)
 class ShardPlan:
+    """What a scoring task needs to know of one shard before it reads it."""
+
     path: str
     rows: int = 0  # rows in the shard, superseded ones included
     skip: tuple[int, ...] = ()  # positions of superseded rows
@@ -63,7 +65,7 @@ class OutputPlan:
 def plan_output(paths: Sequence[str]) -> OutputPlan:
     """The plan of one output's shards (``paths`` as :func:`pipelines.outputs.list_shards`
     lists them, scheme included)."""
-    remote = any("://" in path and not path.startswith("file://") for path in paths[:1])
+    remote = bool(paths) and "://" in paths[0] and not paths[0].startswith("file://")
     threads = READ_THREADS["remote" if remote else "local"]
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(paths) or 1))) as pool:
         keys = list(pool.map(_read_keys, paths))

@@ -137,7 +137,7 @@ def score_shards(
 
     A run that is still going reconciles when it ends, rewriting exactly the shards that hold
     superseded rows (or deleting those left empty). A shard whose row count is not the planned
-    one was rewritten so since the plan: what it holds now is what stays, so its skips no longer
+    one has been rewritten since the plan: what it holds now is what stays, so its skips no longer
     apply (they would point at other rows)."""
     result = ShardScores(shard=shards[0][0], label=settings.label, shards=len(shards))
     rows: list[dict[str, Any]] = []
