@@ -21,7 +21,7 @@ import pypdfium2 as pdfium
 from ops import errors, image_documents
 from ops.flight import Guard, Limits, Verdict, failure_message, guarded
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode
-from ops.passwords import PasswordMap, password_for
+from ops.passwords import Passwords
 from ops.pdf.document import opened_pdf, page_load_error
 from ops.pdf.render import render_page
 from ops.pdf.textlayer import extract_text, inspect_layer
@@ -41,13 +41,9 @@ class ExtractOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
-    password: str | None = field(default=None, repr=False)
-    password_map: PasswordMap = field(default=(), repr=False)  # per-document, before `password`
+    passwords: Passwords = field(default_factory=Passwords)
     pages_per_unit: int = 16
     image_format: str = "png"  # how rendered pages travel to the OCR actors: png | jpeg
-
-    def password_for(self, uri: str) -> str | None:
-        return password_for(uri, self.password_map, self.password)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +109,7 @@ def ranges(pages: Iterable[int], step: int) -> list[tuple[int, int]]:
 
 def _count_pages(uri: str, kind: str, options: ExtractOptions) -> int:
     if kind == "pdf":
-        with opened_pdf(uri, options.password_for(uri)) as document:
+        with opened_pdf(uri, options.passwords.for_uri(uri)) as document:
             return len(document)
     if kind == "image":
         with open_stream(uri) as stream:
@@ -227,7 +223,7 @@ def _pdf_pages(
     options: ExtractOptions,
     watch: _PageWatch,
 ) -> Iterator[dict[str, Any]]:
-    with opened_pdf(uri, options.password_for(uri)) as document:
+    with opened_pdf(uri, options.passwords.for_uri(uri)) as document:
         for index in range(start, stop):
             failed = watch.failure(base, index)
             if failed is not None:

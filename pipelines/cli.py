@@ -11,9 +11,9 @@ from ops.backends import MissingDependency, names
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, IMAGE_FORMATS
 from ops.ocr import Orientation
 from ops.routing import RouteMode
+from pipelines.cli_common import HelpFormatter, add_password_options
 from pipelines.config import RunConfig
 from pipelines.eval_cli import add_eval, run_eval
-from pipelines.helpformat import HelpFormatter
 from pipelines.presets import PRESETS
 from pipelines.presets import describe as describe_presets
 
@@ -187,25 +187,7 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="worker processes a page (or document) may take down, by crashing or overrunning "
         "its deadline, before it becomes an error row and the job moves on",
     )
-    secrets = run.add_argument_group("encrypted PDFs")
-    secrets.add_argument(
-        "--password",
-        default=None,
-        help="password for encrypted PDFs (prefer --password-file: argv is visible)",
-    )
-    secrets.add_argument(
-        "--password-file",
-        default=None,
-        help="file whose first line is the password (default: $PAGEMILL_PASSWORD if set)",
-    )
-    secrets.add_argument(
-        "--password-map",
-        default=None,
-        metavar="JSON",
-        help='per-document passwords: a JSON file of {"pattern": "password"}; a shell pattern '
-        'matches the path or its end ("invoices/*.pdf", "report.pdf"); first match wins, other '
-        "files get the password above",
-    )
+    add_password_options(run)
     cluster = run.add_argument_group("cluster and output")
     cluster.add_argument(
         "--address",

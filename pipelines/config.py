@@ -85,8 +85,7 @@ class RunConfig:
             max_pixels=self.max_pixels,
             max_image_pixels=self.max_image_pixels,
             routing=RoutingPolicy(mode=RouteMode(self.route), min_score=self.min_text_score),
-            password=self.resolved_password(),
-            password_map=read_password_map(self.password_map) if self.password_map else (),
+            passwords=passwords(self.password, self.password_file, self.password_map),
             pages_per_unit=self.pages_per_unit,
             image_format=self.resolved_image_format(),
         )

@@ -8,7 +8,7 @@ import sys
 from ops.backends.base import MissingDependency
 from ops.evaluation.scoring import TEXT_LAYER
 from ops.metrics.normalize import FORMS
-from pipelines.helpformat import HelpFormatter
+from pipelines.cli_common import HelpFormatter, add_password_options
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -107,19 +107,10 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
         help="scored pages judged per output (the same pages in each, by a stable hash)",
     )
     judge.add_argument("--judge-concurrency", type=int, default=8, help="requests in flight")
-    secrets = parser.add_argument_group(
-        "encrypted PDFs",
+    add_password_options(
+        parser,
         "Text-layer truth and the report's page images open the sources again; give the "
         "passwords the run was given.",
-    )
-    secrets.add_argument("--password", default=None, help="password for encrypted PDFs")
-    secrets.add_argument(
-        "--password-file",
-        default=None,
-        help="file whose first line is the password (default: $PAGEMILL_PASSWORD if set)",
-    )
-    secrets.add_argument(
-        "--password-map", default=None, metavar="JSON", help="per-document passwords, as for run"
     )
     parser.add_argument("--address", default=None, help="Ray cluster (default: start locally)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs for a local Ray")

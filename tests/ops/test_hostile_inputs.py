@@ -27,6 +27,7 @@ from PIL import Image
 from ops import errors
 from ops.imaging import MAX_SIDE_PX
 from ops.pages import STATUS_PENDING, ExtractOptions, RowContext, extract_unit, plan_document
+from ops.passwords import Passwords
 from ops.pdf import document as pdf_document
 from ops.pdf.document import open_pdf, page_load_error
 from ops.pdf.render import largest_image, render_page
@@ -469,12 +470,12 @@ def assert_no_secret(rows: list[dict[str, Any]], *secrets: str) -> None:
 )
 def test_user_password_pdf(tmp_path, password, outcome):
     path = write(tmp_path, "locked.pdf", hostile.encrypted_pdf(USER_PASSWORD, OWNER_PASSWORD))
-    rows = rows_for(path, ExtractOptions(password=password))
+    rows = rows_for(path, ExtractOptions(passwords=Passwords(password)))
     if outcome == "ok":
         assert_text_pages(rows, 2, "Secret page")
     else:
         assert_document_error(rows, "encrypted", outcome)
-    units = plan_document(str(path), ExtractOptions(password=password))
+    units = plan_document(str(path), ExtractOptions(passwords=Passwords(password)))
     assert_no_secret(rows + units, USER_PASSWORD, OWNER_PASSWORD, WRONG_PASSWORD)
 
 
@@ -488,10 +489,10 @@ def test_owner_password_only_pdf_opens_without_a_password(tmp_path):
 
 def test_real_encrypted_files(shared_data):
     path = shared_data / "malformed/encrypted/password-example.pdf"
-    rows = rows_for(path, ExtractOptions(password="nope-not-it"))
+    rows = rows_for(path, ExtractOptions(passwords=Passwords("nope-not-it")))
     assert_document_error(rows, "encrypted", "does not open")
     assert_no_secret(rows, "nope-not-it")
-    rows = rows_for(path, ExtractOptions(password="test"))
+    rows = rows_for(path, ExtractOptions(passwords=Passwords("test")))
     assert [row["status"] for row in rows] == ["ok"] * 4
     (row,) = rows_for(shared_data / "malformed/encrypted/empty_protected.pdf")
     assert row["page_count"] == 1 and row["status"] in ("ok", STATUS_PENDING)

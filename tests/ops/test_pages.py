@@ -14,6 +14,7 @@ from ops.pages import (
     extract_unit,
     plan_document,
 )
+from ops.passwords import Passwords
 from ops.pdf.synth import TextPage, merge_pages, repeat_pages, text_pdf
 from ops.schema import IMAGE_COLUMN, IN_FLIGHT_SCHEMA, to_table
 
@@ -64,7 +65,7 @@ def test_unopenable_document_becomes_one_error_row(shared_data):
 
 
 def test_password_opens_encrypted_document(shared_data):
-    options = ExtractOptions(password="asdfzxcv")
+    options = ExtractOptions(passwords=Passwords("asdfzxcv"))
     rows = rows_for(shared_data / "malformed/encrypted/r2-user-password.pdf", options)
     assert [row["status"] for row in rows] == ["ok"]
     assert rows[0]["page_count"] == 1

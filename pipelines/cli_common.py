@@ -1,0 +1,43 @@
+"""What the ``pagemill`` commands share on their command lines: one ``--help`` style, and the
+options that open encrypted PDFs (``run`` reads them; ``eval`` reads them again)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Each option's default in its help, unless the help already says what the default is or
+    there is none worth saying (``None``, or an on/off flag): "(default: None)" after
+    "(default: one per CPU)" reads as a contradiction. Descriptions and epilogs keep their line
+    breaks (preset lists, truth layouts, examples)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "(default:" in text or action.default is None or isinstance(action.default, bool):
+            return text
+        return super()._get_help_string(action)
+
+
+def add_password_options(parser: argparse.ArgumentParser, description: str | None = None) -> None:
+    """``--password``, ``--password-file`` and ``--password-map`` (resolved with
+    :func:`pipelines.config.passwords`)."""
+    secrets = parser.add_argument_group("encrypted PDFs", description)
+    secrets.add_argument(
+        "--password",
+        default=None,
+        help="password for encrypted PDFs (prefer --password-file: argv is visible)",
+    )
+    secrets.add_argument(
+        "--password-file",
+        default=None,
+        help="file whose first line is the password (default: $PAGEMILL_PASSWORD if set)",
+    )
+    secrets.add_argument(
+        "--password-map",
+        default=None,
+        metavar="JSON",
+        help='per-document passwords: a JSON file of {"pattern": "password"}; a shell pattern '
+        'matches the path or its end ("invoices/*.pdf", "report.pdf"); first match wins, other '
+        "files get the password above",
+    )
