@@ -8,12 +8,8 @@ The public API, used by the README and notebooks::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pipelines.config import RunConfig
-
-if TYPE_CHECKING:
-    from pipelines.evaluation import EvalConfig
+from pipelines.eval_config import EvalConfig
 
 
 def run(config: RunConfig):
@@ -34,15 +30,6 @@ def evaluate(config: EvalConfig):
     from pipelines.evaluation import evaluate as _evaluate
 
     return _evaluate(config)
-
-
-def __getattr__(name: str) -> Any:
-    # EvalConfig lives with the evaluation graph, which imports Ray: only on first use.
-    if name == "EvalConfig":
-        from pipelines.evaluation import EvalConfig
-
-        return EvalConfig
-    raise AttributeError(f"module 'pipelines' has no attribute {name!r}")
 
 
 __all__ = ["EvalConfig", "RunConfig", "evaluate", "query", "run"]

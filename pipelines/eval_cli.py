@@ -9,6 +9,7 @@ from ops.backends.base import MissingDependency
 from ops.evaluation.scoring import TEXT_LAYER
 from ops.metrics.normalize import FORMS
 from pipelines.cli_common import HelpFormatter, add_password_options
+from pipelines.eval_config import TRUTH_FORMATS
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -57,7 +58,7 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--truth", required=True, help=f"folder, table file, or {TEXT_LAYER}")
     parser.add_argument(
         "--truth-format",
-        choices=["auto", "folder", "table", TEXT_LAYER, "olmocr-bench"],
+        choices=TRUTH_FORMATS,
         default="auto",
         help="how to read --truth",
     )
@@ -119,7 +120,8 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     from pipelines.config import passwords
-    from pipelines.evaluation import EvalConfig, evaluate
+    from pipelines.eval_config import EvalConfig
+    from pipelines.evaluation import evaluate
 
     if bool(args.output) == bool(args.compare):
         print("pagemill: error: give OUTPUT, or --compare OUTPUT_A OUTPUT_B", file=sys.stderr)

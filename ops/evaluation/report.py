@@ -8,7 +8,7 @@ next to every rate, so two reports can be merged or checked by hand.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,11 @@ class DocumentScores:
 
 
 def coverage_of(
-    shards: Sequence[ShardScores], documents: DocumentScores, truth: Any, sampled: bool
+    shards: Sequence[ShardScores],
+    documents: DocumentScores,
+    truth: Any,
+    sampled: bool,
+    superseded: Mapping[str, int],
 ) -> dict[str, Any]:
     """What was and was not scored for one output, so that nothing is silently left out."""
     matched: set[tuple[str, int]] = set()
@@ -54,6 +58,9 @@ def coverage_of(
             for path, reason in sorted(shard.failures.items())
         ],
         "rows": sum(shard.rows for shard in shards),
+        # Rows a run superseded but has not removed yet (the plan's count): skipped, by reason.
+        "superseded_rows": sum(superseded.values()),
+        "superseded_reasons": dict(superseded),
         "sampled_out": sum(shard.sampled_out for shard in shards),
         "scored_pages": sum(shard.scores.num_rows for shard in shards),
         "scored_documents": documents.scores.num_rows,
