@@ -13,15 +13,25 @@ time shown is ``created_at``), so two runs over the same scores give the same by
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any, Final
 
 from ops.evaluation.html_diff import diff_markup
 from ops.evaluation.html_svg import bar_chart_svg, histogram_svg, scatter_points, scatter_svg
+from ops.evaluation.html_tables import (
+    DASH,
+    FORMATS,
+    count_cell,
+    group_cell,
+    html_table,
+    is_number,
+    metric_columns,
+    rate_cell,
+    record_table,
+    text_cell,
+)
 
-DASH: Final = "—"
 MAX_TEXT_CHARS: Final = 4000
 MAX_WORST_PAGES: Final = 100
 MAX_FAILURES: Final = 50
@@ -47,6 +57,15 @@ padding:8px;margin:0;max-height:520px;overflow:auto;font-size:12px}
 ins{background:#ffd8a8;text-decoration:none}del{background:#f7c6c6;text-decoration:none}
 code{font-size:12px;overflow-wrap:anywhere}svg.plot{max-width:100%;height:auto;display:block}
 """
+HEADLINE_KEYS: Final = ("output", "pages", "cer", "wer", "ned", "bow_precision", "bow_recall")
+HEADLINE_KEYS_2: Final = ("bow_f1", "cer_p50", "cer_p90", "cer_macro", "pages_empty_truth")
+GROUP_KEYS: Final = ("pages", "cer", "wer", "ned", "bow_f1", "cer_p50", "cer_p90", "cer_macro")
+# (header, key, format) of each output's columns in the bench's categories table
+BENCH_CATEGORY_COLUMNS: Final = (
+    ("passed", "passed", "count"),
+    ("tests", "total", "count"),
+    ("pass rate", "rate", "rate1"),
+)
 MICRO_MACRO_NOTE: Final = (
     "CER (micro, the headline) is all character edits divided by all truth characters, over the "
     "pages with non-empty truth: long pages weigh more, like reading the whole corpus. CER macro "
@@ -85,103 +104,9 @@ def render_report(
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>pagemill evaluation</title><style>{CSS}</style></head><body>"
         f'<header id="overview">{_overview(summary)}</header><nav>{nav}</nav>{body}'
-        f'<footer class="note"><p>pagemill_eval format {_text(summary.get("pagemill_eval"))}'
+        f'<footer class="note"><p>pagemill_eval format {text_cell(summary.get("pagemill_eval"))}'
         "</p></footer></body></html>\n"
     )
-
-
-# --- formatting -------------------------------------------------------------------------------
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _rate(value: Any, digits: int = 2) -> str:
-    """Rates read as percentages: ``3.10%`` is easier to compare by eye than ``0.031``."""
-    return f"{value * 100:.{digits}f}%" if _is_number(value) else DASH
-
-
-def _count(value: Any) -> str:
-    return f"{value:,}" if _is_number(value) else DASH
-
-
-def _text(value: Any) -> str:
-    return DASH if value is None else escape(str(value))
-
-
-def _page(value: Any) -> str:
-    return "whole document" if value is None else _text(value)
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric_from: int) -> str:
-    """A table whose cells are already HTML; columns from ``numeric_from`` on align right."""
-    head = "".join(
-        f"<th{' class=n' if i >= numeric_from else ''}>{h}</th>" for i, h in enumerate(headers)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td{' class=n' if i >= numeric_from else ''}>{c}</td>" for i, c in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-_FORMATS: Final[dict[str, Callable[[Any], str]]] = {
-    "text": _text,
-    "group": lambda v: escape(_group(v)),
-    "code": lambda v: f"<code>{_text(v)}</code>",
-    "count": _count,
-    "rate": _rate,
-    "rate1": lambda v: _rate(v, 1),
-    "strong": lambda v: f"<strong>{_rate(v)}</strong>",
-    "page": _page,
-    "points": lambda v: f"{v * 100:+.2f} points" if _is_number(v) else DASH,
-}
-TEXTUAL: Final = {"text", "group", "code"}
-# key -> (header, format) of the summary's metric columns
-METRICS: Final = {
-    "output": ("output", "text"),
-    "source_uri": ("source", "code"),
-    "pages": ("pages", "count"),
-    "cer": ("CER", "strong"),
-    "wer": ("WER", "rate"),
-    "ned": ("NED", "rate"),
-    "bow_precision": ("BoW P", "rate"),
-    "bow_recall": ("BoW R", "rate"),
-    "bow_f1": ("BoW F1", "rate"),
-    "cer_p50": ("CER p50", "rate"),
-    "cer_p90": ("CER p90", "rate"),
-    "cer_macro": ("CER macro", "rate"),
-    "pages_empty_truth": ("empty-truth pages", "count"),
-    "hallucinated_chars": ("chars invented there", "count"),
-}
-HEADLINE_KEYS: Final = ("output", "pages", "cer", "wer", "ned", "bow_precision", "bow_recall")
-HEADLINE_KEYS_2: Final = ("bow_f1", "cer_p50", "cer_p90", "cer_macro", "pages_empty_truth")
-GROUP_KEYS: Final = ("pages", "cer", "wer", "ned", "bow_f1", "cer_p50", "cer_p90", "cer_macro")
-# (header, key, format) of each output's columns in the bench's categories table
-BENCH_CATEGORY_COLUMNS: Final = (
-    ("passed", "passed", "count"),
-    ("tests", "total", "count"),
-    ("pass rate", "rate", "rate1"),
-)
-
-
-def _columns(*keys: str) -> list[tuple[str, str, str]]:
-    return [(METRICS[key][0], key, METRICS[key][1]) for key in keys]
-
-
-def _record_table(
-    records: Iterable[Mapping[str, Any]], columns: Sequence[tuple[str, str, str]]
-) -> str:
-    """One row per record and one cell per (header, key, format) column; the textual columns
-    lead and align left, the numbers align right."""
-    textual = sum(1 for _, _, kind in columns if kind in TEXTUAL)
-    rows = [[_FORMATS[kind](record.get(key)) for _, key, kind in columns] for record in records]
-    return _table([escape(header) for header, _, _ in columns], rows, textual)
 
 
 def _labels(summary: Mapping[str, Any], cer_values: Mapping[str, Any]) -> list[str]:
@@ -196,7 +121,7 @@ def _labels(summary: Mapping[str, Any], cer_values: Mapping[str, Any]) -> list[s
 def _overview(summary: Mapping[str, Any]) -> str:
     truth = summary.get("truth") or {}
     outputs = "".join(
-        f"<tr><th>{_text(label)}</th><td><code>{_text(path)}</code></td></tr>"
+        f"<tr><th>{text_cell(label)}</th><td><code>{text_cell(path)}</code></td></tr>"
         for label, path in (summary.get("outputs") or {}).items()
     )
     settings = ", ".join(
@@ -205,10 +130,11 @@ def _overview(summary: Mapping[str, Any]) -> str:
     )
     return (
         "<h1>OCR evaluation</h1>"
-        f'<p class="meta">Created {_text(summary.get("created_at"))} · truth: '
-        f"{_text(truth.get('format'))}, {_text(truth.get('description'))} "
-        f"({_count(truth.get('entries'))} entries) · normalisation "
-        f"{_text(summary.get('normalization'))}, NED {_text(summary.get('ned_normalization'))}"
+        f'<p class="meta">Created {text_cell(summary.get("created_at"))} · truth: '
+        f"{text_cell(truth.get('format'))}, {text_cell(truth.get('description'))} "
+        f"({count_cell(truth.get('entries'))} entries) · normalisation "
+        f"{text_cell(summary.get('normalization'))}, "
+        f"NED {text_cell(summary.get('ned_normalization'))}"
         f'</p><table class="outputs"><tbody>{outputs}</tbody></table>'
         f'<p class="meta">Settings: {settings or DASH}</p>'
     )
@@ -247,14 +173,14 @@ def _coverage(summary: Mapping[str, Any]) -> str:
         for counts in coverage.values():
             value = counts.get(key)
             value = len(value) if isinstance(value, list) else value
-            cell = _count(value)
+            cell = count_cell(value)
             cells.append(
                 f'<span class="bad">{cell}</span>'
-                if key in PROBLEMS and _is_number(value) and value > 0
+                if key in PROBLEMS and is_number(value) and value > 0
                 else cell
             )
         rows.append([title, *cells])
-    table = _table(["", *(_text(label) for label in coverage)], rows, 1)
+    table = html_table(["", *(text_cell(label) for label in coverage)], rows, 1)
     warnings = (w for label, counts in coverage.items() for w in _warnings(str(label), counts))
     return table + "".join(warnings)
 
@@ -263,7 +189,7 @@ def _warnings(label: str, counts: Mapping[str, Any]) -> Iterable[str]:
     shards = counts.get("unreadable_shards") or []
     if shards:
         items = "".join(
-            f"<li><code>{_text(s.get('shard'))}</code>: {_text(s.get('reason'))}</li>"
+            f"<li><code>{text_cell(s.get('shard'))}</code>: {text_cell(s.get('reason'))}</li>"
             for s in shards[:MAX_SHARDS_LISTED]
         )
         more = len(shards) - MAX_SHARDS_LISTED
@@ -274,13 +200,13 @@ def _warnings(label: str, counts: Mapping[str, Any]) -> Iterable[str]:
         )
     for key, meaning in WARNINGS.items():
         value = counts.get(key)
-        if _is_number(value) and value > 0:
+        if is_number(value) and value > 0:
             yield f'<div class="warn"><strong>{escape(label)}: {value:,} {meaning}</strong></div>'
     errors = counts.get("error_rows")
-    if _is_number(errors) and errors > 0:
+    if is_number(errors) and errors > 0:
         yield (
             f'<p class="note">{escape(label)}: {errors:,} error rows '
-            f"({_count(counts.get('error_rows_with_truth'))} with truth) are counted here and "
+            f"({count_cell(counts.get('error_rows_with_truth'))} with truth) are counted here and "
             "left out of the scores.</p>"
         )
 
@@ -289,7 +215,9 @@ def _headline(summary: Mapping[str, Any]) -> str:
     rows = summary.get("overall") or []
     if not rows:
         return '<p class="note">No page was scored.</p>'
-    table = _record_table(rows, _columns(*HEADLINE_KEYS, *HEADLINE_KEYS_2, "hallucinated_chars"))
+    table = record_table(
+        rows, metric_columns(*HEADLINE_KEYS, *HEADLINE_KEYS_2, "hallucinated_chars")
+    )
     return table + f'<p class="note">{MICRO_MACRO_NOTE}</p>'
 
 
@@ -299,14 +227,10 @@ def _groups(by: Mapping[str, Sequence[Mapping[str, Any]]], labels: Sequence[str]
     parts = []
     for dimension, rows in by.items():
         group = (str(dimension), str(dimension), "group")
-        table = _record_table(rows, [*_columns("output"), group, *_columns(*GROUP_KEYS)])
+        table = record_table(rows, [*metric_columns("output"), group, *metric_columns(*GROUP_KEYS)])
         parts.append(f"<h3>By {escape(str(dimension))}</h3>{table}")
         parts.append(_group_chart(str(dimension), rows, labels))
     return "".join(parts)
-
-
-def _group(value: Any) -> str:
-    return "(none)" if value is None else str(value)
 
 
 def _group_chart(dimension: str, rows: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> str:
@@ -314,9 +238,9 @@ def _group_chart(dimension: str, rows: Sequence[Mapping[str, Any]], labels: Sequ
     pages: dict[str, int] = {}
     cer: dict[tuple[str, str], float | None] = {}
     for row in rows:
-        group = _group(row.get(dimension))
+        group = group_cell(row.get(dimension))
         count = row.get("pages")
-        pages[group] = pages.get(group, 0) + (count if _is_number(count) else 0)
+        pages[group] = pages.get(group, 0) + (count if is_number(count) else 0)
         cer[(str(row.get("output")), group)] = row.get("cer")
     groups = list(pages)
     note = ""
@@ -345,7 +269,7 @@ def _worst_documents(rows: Sequence[Mapping[str, Any]] | None) -> str | None:
     if not rows:
         return None
     keys = ("output", "source_uri", "pages", "cer", "wer", "ned", "bow_f1")
-    return _record_table(rows, _columns(*keys))
+    return record_table(rows, metric_columns(*keys))
 
 
 # --- worst pages ------------------------------------------------------------------------------
@@ -375,17 +299,19 @@ def _worst_page(index: int, page: Mapping[str, Any], images: Mapping[str, str]) 
         figure = f'<img alt="page image" loading="lazy" src="{escape(image)}">'
     return (
         f'<div class="page" id="page-{index + 1}"><h3>{index + 1}. '
-        f"<code>{_text(page.get('source_uri'))}</code>, {_where(page.get('page_number'))}"
-        f'</h3><p class="meta">CER <strong>{_rate(page.get("cer"))}</strong> '
-        f"({_count(page.get('char_edits'))} edits / {_count(page.get('truth_chars'))} truth chars)"
-        f" · output {_text(page.get('output'))} · route {_text(page.get('route'))} · backend "
-        f'{_text(page.get("backend"))}</p>{figure}<div class="cols"><div><h4>Output</h4>'
+        f"<code>{text_cell(page.get('source_uri'))}</code>, {_where(page.get('page_number'))}"
+        f'</h3><p class="meta">CER <strong>{rate_cell(page.get("cer"))}</strong> '
+        f"({count_cell(page.get('char_edits'))} edits / "
+        f"{count_cell(page.get('truth_chars'))} truth chars)"
+        f" · output {text_cell(page.get('output'))} · route {text_cell(page.get('route'))} "
+        "· backend "
+        f'{text_cell(page.get("backend"))}</p>{figure}<div class="cols"><div><h4>Output</h4>'
         f"<pre>{output_html}</pre></div><div><h4>Truth</h4><pre>{truth_html}</pre></div></div></div>"
     )
 
 
 def _where(page_number: Any) -> str:
-    return "whole document" if page_number is None else f"page {_text(page_number)}"
+    return "whole document" if page_number is None else f"page {text_cell(page_number)}"
 
 
 def _clip(text: Any) -> str:
@@ -428,8 +354,8 @@ def _compare_table(compare: Mapping[str, Any], a: str, b: str) -> str:
         (f"CER {b}", "cer_b", "strong"),
         (f"median page CER change ({b} − {a})", "median_delta", "points"),
     ]
-    cells = [[escape(title), _FORMATS[kind](compare.get(key))] for title, key, kind in rows]
-    return _table(["", ""], cells, 1)
+    cells = [[escape(title), FORMATS[kind](compare.get(key))] for title, key, kind in rows]
+    return html_table(["", ""], cells, 1)
 
 
 def _movers(pages: Sequence[Mapping[str, Any]], a: str, b: str) -> str:
@@ -437,7 +363,7 @@ def _movers(pages: Sequence[Mapping[str, Any]], a: str, b: str) -> str:
     rows = [
         {**p, "delta": p["cer_b"] - p["cer_a"]}
         for p in pages
-        if _is_number(p.get("cer_a")) and _is_number(p.get("cer_b"))
+        if is_number(p.get("cer_a")) and is_number(p.get("cer_b"))
     ]
     rows.sort(key=lambda r: (r["delta"], str(r.get("source_uri")), r.get("page_number") or 0))
     columns = [
@@ -451,7 +377,7 @@ def _movers(pages: Sequence[Mapping[str, Any]], a: str, b: str) -> str:
     a_better = [r for r in reversed(rows) if r["delta"] > 0][:MAX_MOVERS]
     return "".join(
         f"<h3>Largest changes: {escape(name)} better</h3>"
-        + (_record_table(chosen, columns) if chosen else '<p class="note">None.</p>')
+        + (record_table(chosen, columns) if chosen else '<p class="note">None.</p>')
         for name, chosen in ((b, b_better), (a, a_better))
     )
 
@@ -465,8 +391,9 @@ def _bench(benches: Mapping[str, Any] | None) -> str | None:
     many = len(results) > 1
     headlines = "".join(
         f"<p>{f'<strong>{escape(label)}</strong>: pass' if many else 'Pass'} rate "
-        f"<strong>{_rate(bench.get('overall'), 1)}</strong> (CI {_rate(bench.get('ci_low'), 1)} "
-        f"– {_rate(bench.get('ci_high'), 1)}) over {_count(bench.get('tests'))} tests.</p>"
+        f"<strong>{rate_cell(bench.get('overall'), 1)}</strong> "
+        f"(CI {rate_cell(bench.get('ci_low'), 1)} "
+        f"– {rate_cell(bench.get('ci_high'), 1)}) over {count_cell(bench.get('tests'))} tests.</p>"
         for label, bench in results
     )
     # One row per category, with (passed, tests, rate) per output under keys "i/passed"...: a
@@ -483,7 +410,7 @@ def _bench(benches: Mapping[str, Any] | None) -> str | None:
     ]
     return (
         headlines
-        + _record_table([rows[name] for name in sorted(rows)], categories)
+        + record_table([rows[name] for name in sorted(rows)], categories)
         + "".join(_bench_failures(bench, label if many else None) for label, bench in results)
     )
 
@@ -493,7 +420,7 @@ def _bench_failures(bench: Mapping[str, Any], label: str | None) -> str:
     failures = bench.get("failures") or []
     shown = failures[:MAX_FAILURES]
     total = bench.get("failures_total")
-    total = total if _is_number(total) else len(failures)
+    total = total if is_number(total) else len(failures)
     title = f"first {len(shown)} of {total:,}" if total > len(shown) else "all"
     of = f" of {escape(label)}" if label is not None else ""
     columns = [
@@ -501,5 +428,5 @@ def _bench_failures(bench: Mapping[str, Any], label: str | None) -> str:
         for header in ("test", "type", "category", "pdf", "page", "explanation")
     ]
     return f"<h3>Failures{of} ({title})</h3>" + (
-        _record_table(shown, columns) if shown else '<p class="note">None.</p>'
+        record_table(shown, columns) if shown else '<p class="note">None.</p>'
     )
