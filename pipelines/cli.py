@@ -100,7 +100,11 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "and grows as OCR work queues up)",
     )
     engine.add_argument(
-        "--rows-per-call", type=int, default=8, help="page rows given to an OCR actor per call"
+        "--rows-per-call",
+        type=int,
+        default=None,
+        help="page rows given to an OCR actor per call (default: the backend's: 8 for OCR "
+        "engines and transformers, 32 for openai, 64 for vllm, which schedules its own batches)",
     )
     engine.add_argument(
         "--batch-size",

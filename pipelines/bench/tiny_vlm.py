@@ -9,6 +9,7 @@ and ``pagemill bench --only vlm`` runs one as a CPU smoke run when no model is g
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 SPECIAL_TOKENS = [
@@ -44,6 +45,40 @@ IMAGE_MIN_PIXELS = 28 * 28 * 4
 IMAGE_MAX_PIXELS = 28 * 28 * 16
 
 
+@dataclass(frozen=True, slots=True)
+class Tower:
+    """Widths of the two towers for one attention head width."""
+
+    hidden: int
+    heads: int
+    kv_heads: int
+    mrope_section: tuple[int, int, int]  # sums to half the head width
+    vision_width: int
+    # Random weights this wide give answers that vary with the page; at 0.1 the wider model
+    # also ends some answers itself (vLLM ignores the forced end-of-turn token).
+    initializer_range: float
+
+
+TOWERS = {
+    16: Tower(
+        hidden=64,
+        heads=4,
+        kv_heads=2,
+        mrope_section=(2, 3, 3),
+        vision_width=32,
+        initializer_range=0.5,
+    ),
+    64: Tower(
+        hidden=128,
+        heads=2,
+        kv_heads=1,
+        mrope_section=(8, 12, 12),
+        vision_width=64,
+        initializer_range=0.1,
+    ),
+}
+
+
 def build_tokenizer():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -66,12 +101,14 @@ def build_tokenizer():
     )
 
 
-def build_tiny_vlm(folder: Path, family: str = "qwen2_vl") -> Path:
+def build_tiny_vlm(folder: Path, family: str = "qwen2_vl", head_dim: int = 16) -> Path:
     """Save a tiny model of ``family`` (``qwen2_vl`` or ``qwen2_5_vl``) in ``folder``.
 
-    Its generation config forces the end-of-turn token as the last token of the budget (a
-    standard ``generate`` option), so answers end with ``finish_reason=stop`` the way a trained
-    model's do."""
+    ``head_dim`` is the attention head width of both towers: 16 keeps the transformers tests
+    fastest; vLLM's CPU attention kernels take only some widths and reject 16, so its tests build
+    the model with 64. Its generation config forces the end-of-turn token as the last token of
+    the budget (a standard ``generate`` option), so answers end with ``finish_reason=stop`` the
+    way a trained model's do under transformers."""
     import torch
     from transformers import (
         Qwen2_5_VLConfig,
@@ -83,22 +120,25 @@ def build_tiny_vlm(folder: Path, family: str = "qwen2_vl") -> Path:
         Qwen2VLVideoProcessor,
     )
 
+    if head_dim not in TOWERS:
+        raise ValueError(f"head_dim must be one of {sorted(TOWERS)}, not {head_dim}")
+    tower = TOWERS[head_dim]
     tokenizer = build_tokenizer()
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
     text_config = {
         "vocab_size": len(tokenizer),
-        "hidden_size": 64,
-        "intermediate_size": 128,
+        "hidden_size": tower.hidden,
+        "intermediate_size": 2 * tower.hidden,
         "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
+        "num_attention_heads": tower.heads,
+        "num_key_value_heads": tower.kv_heads,
         "max_position_embeddings": 2048,
-        "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]},
+        # Multimodal RoPE splits half the head width into temporal, height and width sections.
+        "rope_scaling": {"type": "mrope", "mrope_section": list(tower.mrope_section)},
         "bos_token_id": ids["<|endoftext|>"],
         "eos_token_id": ids["<|im_end|>"],
         "pad_token_id": ids["<|endoftext|>"],
-        # Wide random weights: answers vary with the page instead of collapsing to one token.
-        "initializer_range": 0.5,
+        "initializer_range": tower.initializer_range,
     }
     common = {
         "image_token_id": ids["<|image_pad|>"],
@@ -108,16 +148,22 @@ def build_tiny_vlm(folder: Path, family: str = "qwen2_vl") -> Path:
         "tie_word_embeddings": True,
     }
     if family == "qwen2_vl":
-        vision = {"depth": 1, "embed_dim": 32, "hidden_size": 64, "num_heads": 2, "mlp_ratio": 2}
+        vision = {
+            "depth": 1,
+            "embed_dim": tower.vision_width,
+            "hidden_size": tower.hidden,
+            "num_heads": tower.vision_width // head_dim,
+            "mlp_ratio": 2,
+        }
         config = Qwen2VLConfig(text_config=text_config, vision_config=vision, **common)
         model_cls = Qwen2VLForConditionalGeneration
     elif family == "qwen2_5_vl":
         vision = {
             "depth": 1,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "out_hidden_size": 64,
+            "hidden_size": tower.vision_width,
+            "intermediate_size": 2 * tower.vision_width,
+            "num_heads": tower.vision_width // head_dim,
+            "out_hidden_size": tower.hidden,
             "fullatt_block_indexes": [0],
         }
         config = Qwen2_5_VLConfig(text_config=text_config, vision_config=vision, **common)

@@ -1,6 +1,6 @@
-"""The vLLM backend's own code on CPU: options, resources, engine arguments, the chat prompt its
-requests carry, and how engine outputs become generations. The engine call itself needs CUDA and
-runs only in tests/gpu/."""
+"""The vLLM backend's own code without vLLM: options, resources, engine arguments, the chat prompt
+its requests carry, and how engine outputs become generations. The engine call itself runs in
+tests/vllm/ (vLLM's CPU build, in .venv-vllm) and tests/gpu/."""
 
 from __future__ import annotations
 
@@ -23,9 +23,21 @@ def test_engine_arguments_and_resources_follow_the_options():
     kwargs = backend.engine_kwargs()
     assert kwargs["model"] == "/models/olmocr/" and kwargs["tensor_parallel_size"] == 2
     assert kwargs["gpu_memory_utilization"] == 0.6 and kwargs["limit_mm_per_prompt"] == {"image": 1}
+    assert kwargs["enforce_eager"] is False
     assert backend.declared_resources().gpus == 2.0
-    assert not backend.declared_resources().gpu_optional
+    assert backend.declared_resources().gpu_optional  # device=auto: GPUs where there are some
     assert backend.model == "olmocr"
+    assert backend.rows_per_call == 64  # vLLM schedules its own batches: many pages per call
+
+
+@pytest.mark.parametrize(
+    ("device", "gpus", "optional"), [("auto", 1.0, True), ("cuda", 1.0, False), ("cpu", 0.0, False)]
+)
+def test_the_device_option_decides_what_an_engine_asks_ray_for(device, gpus, optional):
+    resources = create("vllm", {"model": "m", "device": device}).declared_resources()
+    assert (resources.gpus, resources.gpu_optional) == (gpus, optional)
+    if device != "cuda":  # on CPU counted as several cores: a small machine runs one engine
+        assert (resources.cpus_without_gpu if optional else resources.cpus) == 4.0
 
 
 @pytest.mark.parametrize(
@@ -34,6 +46,8 @@ def test_engine_arguments_and_resources_follow_the_options():
         ({}, "model=PATH"),
         ({"model": "m", "gpu_memory_utilization": "1.5"}, "gpu_memory_utilization"),
         ({"model": "m", "tensor_parallel_size": "0"}, "tensor_parallel_size"),
+        ({"model": "m", "device": "tpu"}, "device must be one of auto, cuda, cpu"),
+        ({"model": "m", "cpu_kvcache_gb": "-1"}, "cpu_kvcache_gb"),
     ],
 )
 def test_bad_options_fail_before_any_work(options, message):

@@ -44,4 +44,4 @@ def test_every_preset_is_a_valid_configuration(name):
     backend(**options)  # unknown or bad options would raise
     config = RunConfig(input="in", output="out", preset=name, **preset.options)
     policy = config.batch_policy()
-    assert policy.initial <= policy.maximum <= config.rows_per_call
+    assert policy.initial <= policy.maximum <= config.resolved_rows_per_call()

@@ -75,3 +75,13 @@ def test_gpu_optional_backend_runs_on_cpus_when_there_is_no_gpu():
     plan = plan_pool(Resources(cpus=1.0, gpus=1.0, gpu_optional=True), 4, gpus=0)
     assert plan.actor_gpus == 0 and plan.size == 4
     assert "num_gpus" not in plan.map_batches_kwargs()
+
+
+def test_an_engine_that_fills_several_cores_on_cpu_is_counted_so():
+    """vLLM with device=auto: one GPU per engine on a GPU cluster, four cores' worth on CPU."""
+    resources = Resources(cpus=1.0, gpus=1.0, gpu_optional=True, cpus_without_gpu=4.0)
+    on_cpu = plan_pool(resources, 2, gpus=0)
+    assert (on_cpu.size, on_cpu.actor_gpus, on_cpu.actor_cpus) == (1, 0.0, 1.0)
+    assert plan_pool(resources, 16, gpus=0).size == 4
+    on_gpus = plan_pool(resources, 16, gpus=2)
+    assert (on_gpus.size, on_gpus.actor_gpus, on_gpus.actor_cpus) == (2, 1.0, 1.0)
