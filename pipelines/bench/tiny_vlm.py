@@ -132,7 +132,7 @@ def build_tiny_vlm(folder: Path, family: str = "qwen2_vl", head_dim: int = 16) -
         "num_hidden_layers": 2,
         "num_attention_heads": tower.heads,
         "num_key_value_heads": tower.kv_heads,
-        "max_position_embeddings": 2048,
+        "max_position_embeddings": 32768,  # RoPE: room for a judge prompt
         # Multimodal RoPE splits half the head width into temporal, height and width sections.
         "rope_scaling": {"type": "mrope", "mrope_section": list(tower.mrope_section)},
         "bos_token_id": ids["<|endoftext|>"],

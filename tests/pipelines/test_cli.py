@@ -109,6 +109,13 @@ def test_query_errors_are_clear(converted, tmp_path, capsys):
         (["run", "SAMPLE", "OUT", "--backend-option", "lingo=eng"], "has no option"),
         (["run", "SAMPLE", "OUT", "--batch-size", "16"], "cannot exceed --rows-per-call"),
         (["run", "SAMPLE", "OUT", "--batch-size", "0"], "initial (0)"),
+        (["run", "SAMPLE", "OUT", "--rows-per-call", "0"], "at least 1"),
+        (["run", "SAMPLE", "OUT", "--fallback-option", "lang"], "--fallback-option expects"),
+        (["run", "SAMPLE", "OUT", "--fallback-option", "lang=eng"], "needs a fallback engine"),
+        (
+            ["run", "SAMPLE", "OUT", "--fallback", "tesseract", "--fallback-option", "lingo=x"],
+            "has no option",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_a_reason(samples, tmp_path, capsys, argv, message):

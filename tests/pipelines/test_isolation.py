@@ -72,6 +72,19 @@ def test_a_page_that_never_returns_hits_the_hard_deadline(tmp_path, samples):
     assert result.summary.by_error_type == {"timeout": 1}
 
 
+def test_a_fallback_engine_that_never_returns_hits_the_same_deadline(tmp_path, samples):
+    """Page 2's model answer is unusable, so the fallback engine reads it, and hangs: the page
+    deadline covers the fallback call too, so the page ends as a timeout row."""
+    config = faulty(samples, tmp_path, degenerate_on="2", page_timeout=1.0)
+    config = replace(config, fallback="fake", fallback_options={"hang_on": "2"})
+    result = run(config)
+    pages = by_page(tmp_path)
+    assert pages[2]["error_type"] == "timeout", pages[2]
+    assert pages[1]["status"] == pages[3]["status"] == "ok"
+    assert not pages[1]["is_fallback"]
+    assert result.summary.by_error_type == {"timeout": 1}
+
+
 def test_the_deadline_holds_when_native_code_keeps_the_gil(tmp_path, samples):
     # No Python thread can run: only the faulthandler backstop (a C thread) can end this page.
     run(faulty(samples, tmp_path, hang_on="3", hang_holds_gil="true", page_timeout=0.5))
