@@ -98,7 +98,7 @@ def converted(server, samples, tmp_path_factory) -> Path:
     argv += ["--orientation", "off", "--no-progress", "--dpi", "100"]
     for option in (f"model={SERVED_NAME}", f"base_url={server}", "max_concurrency=4"):
         argv += ["--backend-option", option]
-    argv += ["--backend-option", "max_tokens=20"]
+    argv += ["--backend-option", "max_tokens=32"]
     assert main(argv) == EXIT_OK
     return output
 
@@ -111,15 +111,8 @@ def test_the_openai_backend_reads_pages_through_vllm_serve(converted, tiny_model
 
     rows = pads.dataset(converted / "pages", format="parquet").to_table().to_pylist()
     assert len(rows) == 5 and {row["status"] for row in rows} == {"ok"}
-    model_rows = [row for row in rows if row["backend"] == "openai"]
-    fallback_rows = [row for row in rows if row["is_fallback"]]
-    # The server is the same engine as the offline backend, so the same pages stop within the
-    # budget (mixed.pdf's two text pages) and the same run past it twice (read by Tesseract).
-    assert sorted((row["source_uri"][-9:], row["page_number"]) for row in model_rows) == [
-        ("mixed.pdf", 1),
-        ("mixed.pdf", 3),
-    ]
-    assert len(fallback_rows) == 3
+    # The random model's answers end after ~20 tokens, well within the 32-token budget.
+    assert {(row["backend"], row["finish_reason"]) for row in rows} == {("openai", "stop")}
     assert {row["batch_size"] for row in rows} == {5}  # one call, four requests at a time
     # The server's own token count is what the model's processor makes of its chat template and
     # this page image: the server rendered the prompt the offline engine renders.
@@ -128,11 +121,9 @@ def test_the_openai_backend_reads_pages_through_vllm_serve(converted, tiny_model
     prompt = render_chat_prompt(processor, backend.prompt)
     page = backend.prepare(page_images[2])  # mixed.pdf page 1, as the pipeline rendered it
     expected = processor(text=[prompt], images=[page], return_tensors="np")["input_ids"].shape[1]
-    for row in model_rows:
-        assert row["model"] == SERVED_NAME and row["finish_reason"] == "stop"
-        assert row["input_tokens"] == expected and 0 < row["output_tokens"] < 20
-    for row in fallback_rows:
-        assert row["finish_reason"] == "length" and row["output_tokens"] == 40
+    for row in rows:
+        assert row["model"] == SERVED_NAME and row["attempts"] == 1
+        assert row["input_tokens"] == expected and 0 < row["output_tokens"] < 32
 
 
 def test_pagemill_eval_has_vllm_serve_judge_the_pages(converted, server, samples):
