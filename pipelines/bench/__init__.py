@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--vlm-model",
         default=None,
         help="local model folder for the vlm part; without it a tiny random Qwen2-VL runs on "
-        "CPU with the transformers backend (a smoke run)",
+        "CPU with --vlm-backend and, on the same pages, the transformers backend (a smoke run "
+        "comparing the engines' overheads)",
     )
 
 
