@@ -106,10 +106,11 @@ class OcrRunner:
         done = conform(table.filter(pc.invert(pending)), PAGE_SCHEMA)
         rows = table.filter(pending).to_pylist()
         verdicts = self._triage(rows)
-        pages = [page for page in map(self._prepare, rows) if page is not None]
+        live = [row for row in rows if not self._given_up(row, verdicts)]
+        pages = [page for page in map(self._prepare, live) if page is not None]
         suspects = [page for page in pages if _key(page.row) in verdicts]
         pages = [page for page in pages if _key(page.row) not in verdicts]
-        results = self._read(pages) + [self._read_suspect(page, verdicts) for page in suspects]
+        results = self._read(pages) + [self._read_suspect(page) for page in suspects]
         for page, result in zip(pages + suspects, results, strict=True):
             if result is None:
                 continue
@@ -128,14 +129,20 @@ class OcrRunner:
             raise EngineDead(f"backend {self.backend.name!r} is dead: {dead}")
         return verdicts
 
-    def _read_suspect(self, page: _Page, verdicts: dict[str, Verdict]) -> OcrResult | None:
+    def _given_up(self, row: dict[str, Any], verdicts: dict[str, Verdict]) -> bool:
+        """A page that has killed ``max_attempts`` engine processes (in the model's call, the
+        fallback's or orientation detection) becomes an error row before anything touches it
+        again."""
+        verdict = verdicts.get(_key(row))
+        if verdict is None or not verdict.failed:
+            return False
+        error_type, message = failure_message(verdict, "the engine call on this page")
+        _fail(row, "ocr", errors.PageError(message, error_type=error_type))
+        return True
+
+    def _read_suspect(self, page: _Page) -> OcrResult | None:
         """A page that was in an engine call when its process died: read alone, so a second
-        death names it; given up on (an error row) once it has killed ``max_attempts`` times."""
-        verdict = verdicts[_key(page.row)]
-        if verdict.failed:
-            error_type, message = failure_message(verdict, "the engine call on this page")
-            _fail(page.row, "ocr", errors.PageError(message, error_type=error_type))
-            return None
+        death names it."""
         page.row["batch_size"] = 1
         return self._read_one(page)
 

@@ -118,7 +118,15 @@ class VllmBackend(VlmBackend):
         self._chat_prompt = render_chat_prompt(processor, self.prompt)
         if int(self.options["cpu_kvcache_gb"]):  # read by the engine core process at its start
             os.environ[CPU_KVCACHE_ENV] = str(int(self.options["cpu_kvcache_gb"]))
-        self._llm = LLM(**self.engine_kwargs())
+        try:
+            self._llm = LLM(**self.engine_kwargs())
+        except RuntimeError as exc:  # vLLM logs the root cause; say what usually fixes it
+            raise RuntimeError(
+                f"vLLM's engine did not start ({exc}). The usual cause is a KV cache too small "
+                "for max_model_len: lower --backend-option max_model_len, or give the cache "
+                "more memory (gpu_memory_utilization on a GPU, cpu_kvcache_gb on CPU); the "
+                "engine's log above names the cause"
+            ) from exc
 
     def requests(self, images: Sequence[Image.Image]) -> list[dict[str, Any]]:
         """One vLLM prompt per page: the rendered chat prompt and the page as its image."""
