@@ -72,8 +72,10 @@ class OcrRunner:
         fallback: Backend | None = None,
         guard: Guard | None = None,
         page_timeout_s: float | None = None,
+        node: str | None = None,
     ) -> None:
         self.backend = backend
+        self.node = node  # recorded on the rows this runner reads (where the engine ran)
         self.guard = guard
         self.page_timeout_s = page_timeout_s  # per page of an engine call
         self.fallback = fallback
@@ -105,6 +107,9 @@ class OcrRunner:
             return conform(table, PAGE_SCHEMA)
         done = conform(table.filter(pc.invert(pending)), PAGE_SCHEMA)
         rows = table.filter(pending).to_pylist()
+        if self.node is not None:
+            for row in rows:
+                row["node"] = self.node
         verdicts = self._triage(rows)
         live = [row for row in rows if not self._given_up(row, verdicts)]
         pages = [page for page in map(self._prepare, live) if page is not None]

@@ -52,6 +52,7 @@ class RowContext:
 
     run_id: str
     pipeline_version: str
+    node: str | None = None  # where the rows are made: set by each worker for itself
 
 
 def plan_document(
@@ -177,6 +178,7 @@ def extract_unit(
         "page_count": unit["page_count"],
         "run_id": context.run_id,
         "pipeline_version": context.pipeline_version,
+        "node": context.node,
     }
     if unit.get("error_type"):
         yield _error_row(base, None, unit["error_stage"], unit["error_type"], unit["error_message"])

@@ -44,6 +44,7 @@ PAGE_FIELDS: list[pa.Field] = [
     pa.field("error_stage", pa.string()),  # read | open | page | render | orientation | ocr
     pa.field("run_id", pa.string()),
     pa.field("pipeline_version", pa.string()),
+    pa.field("node", pa.string()),  # the machine that produced the row (host and Ray node id)
     pa.field("processed_at", pa.timestamp("us", tz="UTC")),
 ]
 

@@ -16,6 +16,7 @@ from pipelines.config import RunConfig
 from pipelines.eval_cli import add_eval, run_eval
 from pipelines.presets import PRESETS
 from pipelines.presets import describe as describe_presets
+from pipelines.submit import add_submit, run_submit
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_query(commands)
     _add_status(commands)
     add_eval(commands)
+    add_submit(commands, HelpFormatter)
     _add_bench(commands)
     return parser
 
@@ -297,6 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(parser, _with_preset(parser, args, argv))
+    if args.command == "submit":
+        return run_submit(args, args.run_parser)
     if args.command == "query":
         return _query(args)
     if args.command == "status":

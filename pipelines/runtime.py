@@ -38,6 +38,15 @@ def ensure_ray(
     return True
 
 
+def this_node() -> str:
+    """The machine a worker runs on, as rows record it: its host name and Ray node id (several
+    nodes can share a host), e.g. ``ip-10-0-1-5/3f2a9c1b0d4e``."""
+    import socket
+
+    node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+    return f"{socket.gethostname()}/{node_id[:12]}" if node_id else socket.gethostname()
+
+
 def cluster_cpus() -> float:
     return float(ray.cluster_resources().get("CPU", 0.0))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import nullcontext
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -29,6 +30,7 @@ from ops.pages import (
 from ops.schema import IMAGE_COLUMN, UNIT_SCHEMA, to_table
 from ops.shards import shard_name, write_shard
 from pipelines.isolation import guard_for
+from pipelines.runtime import this_node
 
 PLAN_STAGE = "plan"  # document keys in the flight log
 LOAD_STAGE = "load"
@@ -86,6 +88,7 @@ def extract_batch(
     the batch's pages are declared to the flight log (:mod:`ops.flight`) first.
     """
     units = batch.to_pylist()
+    context = replace(context, node=this_node())
     guard = guard_for(isolation)
     keys = [
         page_key(RENDER_STAGE, unit["source_uri"], index)
@@ -176,6 +179,7 @@ class OcrActor:
             fallback=create(fallback, fallback_options or {}) if fallback else None,
             guard=self._guard,
             page_timeout_s=isolation.page_timeout_s if isolation else None,
+            node=this_node(),
         )
         self._loaded = False
 
