@@ -28,25 +28,29 @@ from pipelines import RunConfig, run
 def pages(output):
     table = pads.dataset(os.path.join(output, "pages"), format="parquet").to_table()
     return [
-        {key: row[key] for key in ("route", "status", "model", "backend")}
+        {key: row[key] for key in ("route", "status", "model", "backend", "node")}
         for row in table.to_pylist()
     ]
 
-def convert(address=None, gpus_per_engine="0.5", **extra):
+def convert(address=None, gpus_per_engine="0.5", route="ocr", **extra):
     DataContext.get_current().execution_no_progress_timeout_s = 90
     output = sys.argv[2]
     result = run(RunConfig(
-        input=sys.argv[1], output=output, backend="fake", route="ocr", progress=False,
+        input=sys.argv[1], output=output, backend="fake", route=route, progress=False,
         backend_options={"gpus": gpus_per_engine}, address=address, **extra,
     ))
     manifest = json.load(open(result.manifest_path))
-    print("RESULT " + json.dumps({"rows": pages(output), "pool": manifest["cluster"]["ocr_pool"]}))
+    nodes = {node["NodeID"][:12]: node["Resources"] for node in ray.nodes() if node["Alive"]}
+    print("RESULT " + json.dumps(
+        {"rows": pages(output), "pool": manifest["cluster"]["ocr_pool"], "nodes": nodes}))
 """
 
 
-def run_scenario(body: str, samples: Path, tmp_path: Path) -> dict:
+def run_scenario(
+    body: str, samples: Path, tmp_path: Path, document: str = "rotated-scans.pdf"
+) -> dict:
     code = PRELUDE + textwrap.dedent(body)
-    docs = samples / "docs" / "rotated-scans.pdf"
+    docs = samples / "docs" / document
     result = subprocess.run(
         [sys.executable, "-c", code, str(docs), str(tmp_path / "out")],
         capture_output=True,
@@ -100,3 +104,36 @@ def test_cpu_head_and_gpu_worker_node(samples, tmp_path):
     assert found["pool"]["size"] == 1 and found["pool"]["actor_gpus"] == 1.0
     rows = found["rows"]
     assert rows and all(row["model"] == "fake-1@cuda:0" for row in rows)
+
+
+def test_a_head_without_cpus_a_cpu_node_and_a_gpu_node(samples, tmp_path):
+    """The head takes no work; page tasks run where there are CPUs, the model actor on the GPU
+    node, and every row names the node that made it."""
+    found = run_scenario(
+        """
+        from ray.cluster_utils import Cluster
+        cluster = Cluster(initialize_head=True, head_node_args={
+            "num_cpus": 0, "object_store_memory": 100 * 1024 * 1024})
+        cluster.add_node(num_cpus=2, object_store_memory=100 * 1024 * 1024)
+        cluster.add_node(num_cpus=1, num_gpus=1, object_store_memory=100 * 1024 * 1024)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address)
+        convert(address=cluster.address, gpus_per_engine="1", route="auto")
+        ray.shutdown()
+        cluster.shutdown()
+        """,
+        samples,
+        tmp_path,
+        document="mixed.pdf",
+    )
+    kinds = {
+        node_id: "gpu" if resources.get("GPU") else "cpu" if resources.get("CPU") else "head"
+        for node_id, resources in found["nodes"].items()
+    }
+    assert sorted(kinds.values()) == ["cpu", "gpu", "head"]
+    rows = found["rows"]
+    assert {row["route"] for row in rows} == {"text", "ocr"}
+    where = {(row["route"], kinds[row["node"].rsplit("/", 1)[-1]]) for row in rows}
+    assert ("ocr", "gpu") in where and all(kind != "head" for _, kind in where)
+    assert {kind for route, kind in where if route == "ocr"} == {"gpu"}
+    assert all(row["model"] == "fake-1@cuda:0" for row in rows if row["route"] == "ocr")
