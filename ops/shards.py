@@ -80,4 +80,5 @@ def write_atomically(directory: str, name: str, write: Callable[[Any], None]) ->
     with filesystem.open_output_stream(temporary) as stream:
         write(stream)
     filesystem.move(temporary, final)
-    return final
+    # Object-store filesystems take and give paths without their scheme; callers get the URI.
+    return f"{directory.split('://', 1)[0]}://{final}" if "://" in directory else final

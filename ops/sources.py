@@ -7,8 +7,9 @@ runs on a laptop and on cluster workers.
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 PDF_EXTENSIONS = frozenset({".pdf"})
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
@@ -53,7 +54,38 @@ def open_stream(uri: str) -> BinaryIO:
     from pyarrow import fs
 
     filesystem, path = fs.FileSystem.from_uri(uri)
-    return filesystem.open_input_file(path)  # type: ignore[return-value]
+    # Arrow's file lacks parts of Python's file protocol (readline, which Pillow's TIFF reader
+    # uses): buffered over a raw adapter it has all of it, and reads stay ranged requests.
+    return io.BufferedReader(_ArrowFile(filesystem.open_input_file(path)), 1 << 20)
+
+
+class _ArrowFile(io.RawIOBase):
+    """A random-access Arrow file as a raw Python stream."""
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._native.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return int(self._native.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._native.tell())
+
+    def close(self) -> None:
+        if not self.closed:
+            self._native.close()
+        super().close()
 
 
 def fingerprint(uri: str, chunk_bytes: int = 1 << 20) -> str:

@@ -19,11 +19,21 @@ class ReadOnlyQuery(ValueError):
 
 def connect(output: str) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that can read OUTPUT's pages and nothing else on the file system: no
-    other file, no ATTACH, and (locked) no way to switch that off from SQL."""
+    other file, no ATTACH, and (locked) no way to switch that off from SQL.
+
+    An object-store OUTPUT is read through a pyarrow dataset over its shards (pyarrow's S3/GCS
+    filesystems, the credentials and endpoint of the environment), registered in DuckDB: its
+    own httpfs extension would be downloaded at run time, which pagemill never does. Filters and
+    column choices still reach the dataset, so only what a query needs is fetched."""
     connection = duckdb.connect(":memory:")
     pages = outputs.pages_dir(output).rstrip("/")
-    if "://" not in pages:
-        pages = os.path.abspath(pages)
+    if "://" in pages and not pages.startswith("file://"):
+        connection.register("pagemill_pages", _remote_pages(output))
+        connection.execute("CREATE VIEW pages AS SELECT * FROM pagemill_pages")
+        connection.execute("SET enable_external_access = false")
+        connection.execute("SET lock_configuration = true")
+        return connection
+    pages = os.path.abspath(pages.removeprefix("file://"))
     escaped = f"{pages}/**/*.parquet".replace("'", "''")
     connection.execute(
         f"CREATE VIEW pages AS SELECT * FROM read_parquet('{escaped}', union_by_name = true)"
@@ -33,6 +43,19 @@ def connect(output: str) -> duckdb.DuckDBPyConnection:
     connection.execute("SET enable_external_access = false")
     connection.execute("SET lock_configuration = true")
     return connection
+
+
+def _remote_pages(output: str) -> Any:
+    import pyarrow.dataset as pads
+
+    from ops.schema import PAGE_SCHEMA
+    from ops.shards import resolve
+
+    filesystem, _ = resolve(outputs.pages_dir(output))
+    paths = [shard.split("://", 1)[1] for shard in outputs.list_shards(output)]
+    # One schema for every shard: a shard from an older pagemill without a newer column reads
+    # it as null, as DuckDB's union_by_name does for local outputs.
+    return pads.dataset(paths, schema=PAGE_SCHEMA, filesystem=filesystem, format="parquet")
 
 
 def check_read_only(connection: duckdb.DuckDBPyConnection, sql: str) -> None:

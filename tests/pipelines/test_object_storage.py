@@ -1,0 +1,190 @@
+"""Inputs and outputs on an S3-compatible object store: moto's standalone server on loopback,
+reached through the standard ``AWS_ENDPOINT_URL`` variable (what MinIO, Ceph and R2 users set).
+
+Each command runs as its own process with its own local Ray, started with the store's variables
+in its environment, as a user's shell would run it: ``run``, a SIGKILL mid-run and the rerun of
+the same command (exactly one row per page), ``status``, ``query`` (offline: no DuckDB extension
+download) and ``eval``. The secret key must appear in none of their output or files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pyarrow import fs
+
+pytest.importorskip("moto", reason="needs moto[server] (part of the dev extra)")
+
+pytestmark = pytest.mark.slow
+
+BUCKET = "pagemill-test"
+SECRET = "never-log-this-secret-9f3a"
+PAGES_PER_DOCUMENT = {
+    "born-digital-report.pdf": 3,
+    "fax.tif": 2,
+    "mixed.pdf": 3,
+    "phototest.tif": 1,
+    "rotated-scans.pdf": 2,
+    "scanned-letter.pdf": 2,
+    "tracemonkey.pdf": 14,
+}
+
+
+@dataclass
+class Store:
+    env: dict[str, str]
+    filesystem: fs.S3FileSystem
+
+    def uri(self, key: str) -> str:
+        return f"s3://{BUCKET}/{key}"
+
+    def files(self, key: str) -> list[str]:
+        selector = fs.FileSelector(f"{BUCKET}/{key}", recursive=True, allow_not_found=True)
+        return [info.path for info in self.filesystem.get_file_info(selector) if info.size]
+
+    def read(self, path: str) -> bytes:
+        with self.filesystem.open_input_stream(path) as stream:
+            return stream.read()
+
+
+@pytest.fixture(scope="module")
+def store(samples, tmp_path_factory) -> Iterator[Store]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    server_bin = Path(sys.executable).parent / "moto_server"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [str(server_bin), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(endpoint, timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "pagemill-test-key",
+            "AWS_SECRET_ACCESS_KEY": SECRET,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "RAY_AUTH_MODE": "disabled",
+        }
+        filesystem = fs.S3FileSystem(
+            access_key="pagemill-test-key",
+            secret_key=SECRET,
+            endpoint_override=endpoint,
+            region="us-east-1",
+            allow_bucket_creation=True,
+        )
+        filesystem.create_dir(BUCKET)
+        for path in sorted((samples / "docs").iterdir()):
+            with filesystem.open_output_stream(f"{BUCKET}/in/{path.name}") as stream:
+                stream.write(path.read_bytes())
+        yield Store(env, filesystem)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def pagemill(store: Store, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        capture_output=True,
+        text=True,
+        env=store.env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def rows(store: Store, output: str) -> list[dict]:
+    sql = "SELECT source_uri, page_index, status, node FROM pages"
+    done = pagemill(store, "query", store.uri(output), sql, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def assert_exactly_once(found: list[dict]) -> None:
+    keys = Counter((row["source_uri"].rsplit("/", 1)[-1], row["page_index"]) for row in found)
+    assert set(keys.values()) == {1}, [key for key, n in keys.items() if n > 1]
+    per_document = Counter(name for name, page in keys if page is not None)
+    assert per_document == PAGES_PER_DOCUMENT
+    assert ("broken-truncated.pdf", None) in keys  # the unreadable one: its error row
+
+
+def test_run_status_query_and_eval_on_s3(store, samples):
+    began = time.monotonic()
+    done = pagemill(store, "run", store.uri("in"), store.uri("out"), "--no-progress")
+    seconds = time.monotonic() - began
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"s3://{BUCKET}/out/_runs/" in done.stdout  # the manifest, as a URI
+    found = rows(store, "out")
+    assert_exactly_once(found)
+    assert all(row["status"] == "ok" for row in found if row["page_index"] is not None)
+
+    status = pagemill(store, "status", store.uri("out"), "--format", "json")
+    assert status.returncode == 0, status.stderr
+    summary = json.loads(status.stdout)
+    assert summary["pages_ok"] == sum(PAGES_PER_DOCUMENT.values()) and summary["pages_pending"] == 0
+
+    evaluated = pagemill(
+        store, "eval", store.uri("out"), "--truth", str(samples / "truth"), "--no-progress"
+    )
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert f"report: s3://{BUCKET}/out/_eval/index.html" in evaluated.stdout
+    report = json.loads(store.read(f"{BUCKET}/out/_eval/summary.json"))
+    (coverage,) = report["coverage"].values()
+    assert coverage["scored_pages"] == 13 and coverage["unreadable_shards"] == []
+
+    # The credentials came from the environment and went nowhere else.
+    for text in (done.stdout, done.stderr, status.stdout, evaluated.stdout, evaluated.stderr):
+        assert SECRET not in text
+    for path in store.files("out/_runs"):
+        assert SECRET.encode() not in store.read(path)
+    print(f"s3 run: {seconds:.1f} s for {sum(PAGES_PER_DOCUMENT.values())} pages")
+
+
+def test_a_run_killed_mid_way_resumes_exactly_once(store):
+    argv = [sys.executable, "-m", "pipelines.cli", "run", store.uri("in"), store.uri("killed")]
+    argv += ["--backend", "fake", "--route", "ocr", "--orientation", "off", "--no-progress"]
+    argv += ["--backend-option", "delay_ms=300", "--rows-per-file", "3"]
+    job = subprocess.Popen(
+        argv,
+        env=store.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180
+    while not any("-ocr-" in path for path in store.files("killed/pages")):
+        assert job.poll() is None, "the run ended before the kill point"
+        assert time.monotonic() < deadline, "no OCR shard was ever written"
+        time.sleep(0.1)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    time.sleep(2)
+    rerun = pagemill(store, *argv[3:])
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert_exactly_once(rows(store, "killed"))
