@@ -15,11 +15,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ops.backends import backend_class
+from ops.backends import Backend, backend_class
 from ops.reconcile import reconcile
 from pipelines import outputs
 from pipelines.config import RunConfig
 from pipelines.inputs import resolve_inputs
+from pipelines.lock import OutputLock
+from pipelines.lock import describe as describe_lock
 from pipelines.resume import plan_resume
 from pipelines.summary import RunSummary, summarise
 
@@ -49,8 +51,15 @@ def run(config: RunConfig) -> RunResult:
     config.batch_policy()  # and batch sizes
     config.resolved_fallback()  # and the fallback engine
     config.extract_options()  # and the password files
-    outputs.prepare(config.output, overwrite=config.overwrite)
     run_id = new_run_id()
+    with OutputLock(config.output, run_id) as lock:  # one run at a time per OUTPUT
+        return _run_holding_lock(config, uris, backend, run_id, describe_lock(lock))
+
+
+def _run_holding_lock(
+    config: RunConfig, uris: list[str], backend: Backend, run_id: str, lock: dict[str, Any]
+) -> RunResult:
+    outputs.prepare(config.output, overwrite=config.overwrite)
     began = time.perf_counter()
     manifest: dict[str, Any] = {
         "run_id": run_id,
@@ -58,6 +67,7 @@ def run(config: RunConfig) -> RunResult:
         "started_at": datetime.now(UTC).isoformat(),
         "config": config.public_dict(),
         "versions": outputs.versions(),
+        "lock": lock,
     }
     pages = outputs.pages_dir(config.output)
     manifest["repaired_before"] = asdict(reconcile(pages))

@@ -188,3 +188,22 @@ def test_a_run_killed_mid_way_resumes_exactly_once(store):
     rerun = pagemill(store, *argv[3:])
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert_exactly_once(rows(store, "killed"))
+
+
+def test_the_output_lock_on_object_storage(store, monkeypatch):
+    from pipelines.lock import OutputBusy, OutputLock
+
+    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, store.env[key])
+    output = store.uri("locked")
+    with OutputLock(output, "first"):
+        with pytest.raises(OutputBusy, match="in use by run first"):
+            OutputLock(output, "second").acquire()
+        assert store.files("locked") == [f"{BUCKET}/locked/_lock.json"]
+    assert store.files("locked") == []
+    # A holder on another machine whose heartbeat stopped long ago: taken over.
+    stale = {"run_id": "dead", "host": "elsewhere", "pid": 7, "started_at": "then"}
+    with store.filesystem.open_output_stream(f"{BUCKET}/locked/_lock.json") as stream:
+        stream.write(json.dumps({**stale, "heartbeat_at": time.time() - 600}).encode())
+    with OutputLock(output, "third") as lock:
+        assert lock.taken_over is not None and lock.taken_over.run_id == "dead"
