@@ -8,8 +8,8 @@ is older than ``STALE_AFTER_S``.
 
 Local disks create a new lock atomically (``O_EXCL``). Object stores have no create-if-absent in
 pyarrow's filesystems, so there (and when a stale lock is taken over) the lock is written, then
-read back after a pause: of two runs racing for it, each one whose record is not what it reads
-back stops. The window is the pause (a second on object stores).
+read back after a pause: of two runs racing for it, the last writer reads its own record back
+and goes on, the other reads someone else's and stops.
 """
 
 from __future__ import annotations
