@@ -12,6 +12,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
+# Pages of each readable document in samples/docs (broken-truncated.pdf is the unreadable one).
+PAGES_PER_DOCUMENT = {
+    "born-digital-report.pdf": 3,
+    "fax.tif": 2,
+    "mixed.pdf": 3,
+    "phototest.tif": 1,
+    "rotated-scans.pdf": 2,
+    "scanned-letter.pdf": 2,
+    "tracemonkey.pdf": 14,
+}
 
 
 def _find_shared_data() -> Path | None:

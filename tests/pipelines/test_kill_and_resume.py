@@ -18,18 +18,10 @@ import pyarrow.dataset as pads
 import pytest
 
 from pipelines import RunConfig, run
+from tests.conftest import PAGES_PER_DOCUMENT
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
 
-PAGES_PER_DOCUMENT = {
-    "born-digital-report.pdf": 3,
-    "fax.tif": 2,
-    "mixed.pdf": 3,
-    "phototest.tif": 1,
-    "rotated-scans.pdf": 2,
-    "scanned-letter.pdf": 2,
-    "tracemonkey.pdf": 14,
-}
 UNREADABLE = "broken-truncated.pdf"
 OPTIONS = ["--backend", "fake", "--orientation", "off", "--rows-per-file", "3"]
 SLOW_OCR = ["--route", "ocr", "--backend-option", "delay_ms=120"]

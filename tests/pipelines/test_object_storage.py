@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,21 +24,15 @@ from pathlib import Path
 import pytest
 from pyarrow import fs
 
+from tests.conftest import PAGES_PER_DOCUMENT
+from tests.processes import free_ports, stop_group
+
 pytest.importorskip("moto", reason="needs moto[server] (part of the dev extra)")
 
 pytestmark = pytest.mark.slow
 
 BUCKET = "pagemill-test"
 SECRET = "never-log-this-secret-9f3a"
-PAGES_PER_DOCUMENT = {
-    "born-digital-report.pdf": 3,
-    "fax.tif": 2,
-    "mixed.pdf": 3,
-    "phototest.tif": 1,
-    "rotated-scans.pdf": 2,
-    "scanned-letter.pdf": 2,
-    "tracemonkey.pdf": 14,
-}
 
 
 @dataclass
@@ -61,9 +54,7 @@ class Store:
 
 @pytest.fixture(scope="module")
 def store(samples, tmp_path_factory) -> Iterator[Store]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    (port,) = free_ports()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     server_bin = Path(sys.executable).parent / "moto_server"
     with log.open("wb") as out:
@@ -104,8 +95,7 @@ def store(samples, tmp_path_factory) -> Iterator[Store]:
                 stream.write(path.read_bytes())
         yield Store(env, filesystem)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_group(server)
 
 
 def pagemill(store: Store, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:

