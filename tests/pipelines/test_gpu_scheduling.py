@@ -40,7 +40,9 @@ def convert(address=None, gpus_per_engine="0.5", route="ocr", **extra):
         backend_options={"gpus": gpus_per_engine}, address=address, **extra,
     ))
     manifest = json.load(open(result.manifest_path))
-    nodes = {node["NodeID"][:12]: node["Resources"] for node in ray.nodes() if node["Alive"]}
+    # A Ray that pagemill started itself is shut down when the run ends: no nodes to list then.
+    alive = ray.nodes() if ray.is_initialized() else []
+    nodes = {node["NodeID"][:12]: node["Resources"] for node in alive if node["Alive"]}
     print("RESULT " + json.dumps(
         {"rows": pages(output), "pool": manifest["cluster"]["ocr_pool"], "nodes": nodes}))
 """
