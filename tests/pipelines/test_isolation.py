@@ -94,8 +94,10 @@ def test_the_deadline_holds_when_native_code_keeps_the_gil(tmp_path, samples):
 
 
 def test_a_render_overrunning_its_deadline_becomes_a_timeout_row(tmp_path, samples):
-    # A deadline no page can meet: every render is killed, then recorded; the job ends.
-    config = faulty(samples, tmp_path, page_timeout=0.001, route="auto", max_attempts=1)
+    # A deadline no page can meet: every render is killed, then recorded; the job ends. Every
+    # page is rendered (20 ms or more each): a text-layer page read in 1 ms could finish before
+    # the watchdog thread gets the GIL, and a block that ends first keeps its result.
+    config = faulty(samples, tmp_path, page_timeout=0.001, route="ocr", max_attempts=1)
     result = run(config)
     pages = by_page(tmp_path)
     assert {row["error_type"] for row in pages.values()} == {"timeout"}
