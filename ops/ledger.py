@@ -17,7 +17,7 @@ import pyarrow.dataset as pads
 from pyarrow import fs
 
 from ops.schema import PAGE_SCHEMA, STATUS_OK
-from ops.shards import resolve
+from ops.uris import resolve
 
 KEY_COLUMNS = ["doc_id", "source_uri", "page_index", "page_count", "status", "processed_at"]
 

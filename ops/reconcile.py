@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 from pyarrow import fs
 
 from ops.schema import STATUS_OK
-from ops.shards import COMPRESSION, TEMPORARY_PREFIX, resolve
+from ops.shards import COMPRESSION, TEMPORARY_PREFIX
+from ops.uris import resolve
 
 # What deciding which row of a page to keep needs of each row.
 KEY_COLUMNS = ["doc_id", "source_uri", "page_index", "status", "processed_at"]

@@ -51,9 +51,9 @@ def open_stream(uri: str) -> BinaryIO:
     """A seekable binary stream; the caller closes it. Nothing is read until asked for."""
     if not is_remote(uri):
         return open(uri, "rb")
-    from pyarrow import fs
+    from ops.uris import resolve
 
-    filesystem, path = fs.FileSystem.from_uri(uri)
+    filesystem, path = resolve(uri)
     # Arrow's file lacks parts of Python's file protocol (readline, which Pillow's TIFF reader
     # uses): buffered over a raw adapter it has all of it, and reads stay ranged requests.
     return io.BufferedReader(_ArrowFile(filesystem.open_input_file(path)), 1 << 20)

@@ -17,6 +17,7 @@ from typing import Any
 
 from ops.backends import Backend, backend_class
 from ops.reconcile import reconcile
+from ops.uris import check_no_credentials
 from pipelines import outputs
 from pipelines.config import RunConfig
 from pipelines.inputs import resolve_inputs
@@ -44,6 +45,8 @@ def run(config: RunConfig) -> RunResult:
     with ``retry_failed``, pages whose row is an error), so rerunning a killed or finished command
     never redoes or duplicates work.
     """
+    check_no_credentials(config.input)  # URIs go into manifests and rows
+    check_no_credentials(config.output)
     uris = resolve_inputs(config.input)
     backend_cls = backend_class(config.backend)
     backend_cls.check_dependencies()

@@ -15,6 +15,7 @@ from ops.evaluation.truth import TruthIndex, load_folder, load_table
 from ops.metrics.normalize import check_form, normalization_id
 from ops.metrics.text import NED_FORM
 from ops.passwords import Passwords
+from ops.uris import join
 from pipelines.outputs import pages_dir
 
 BENCH = "olmocr-bench"
@@ -74,7 +75,7 @@ class EvalConfig:
 
     def report_dir(self) -> str:
         """Absolute (a relative path would be resolved in the report task's directory)."""
-        report = self.report or f"{self.outputs[0].rstrip('/')}/_eval"
+        report = self.report or join(self.outputs[0], "_eval")
         return report if "://" in report else os.path.abspath(report)
 
 

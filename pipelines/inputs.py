@@ -68,14 +68,15 @@ def _list_file(path: Path) -> list[str]:
 def _remote(uri: str) -> list[str]:
     from pyarrow import fs
 
-    filesystem, root = fs.FileSystem.from_uri(uri)
-    scheme = uri.split("://", 1)[0]
+    from ops.uris import from_listing, resolve
+
+    filesystem, root = resolve(uri)
     info = filesystem.get_file_info(root)
     if info.type == fs.FileType.File:
         return [uri]
     selector = fs.FileSelector(root, recursive=True, allow_not_found=False)
     return sorted(
-        f"{scheme}://{entry.path}"
+        from_listing(uri, entry.path)
         for entry in filesystem.get_file_info(selector)
         if entry.type == fs.FileType.File and Path(entry.path).suffix.lower() in DOCUMENT_EXTENSIONS
     )

@@ -25,7 +25,7 @@ from typing import Any
 
 from pyarrow import fs
 
-from ops.shards import resolve
+from ops.uris import resolve
 
 LOCK_NAME = "_lock.json"
 HEARTBEAT_S = 15.0

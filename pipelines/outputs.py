@@ -12,23 +12,20 @@ from typing import Any
 
 from pyarrow import fs
 
-from ops.shards import TEMPORARY_PREFIX, resolve, write_atomically
+from ops.shards import TEMPORARY_PREFIX, write_atomically
+from ops.uris import from_listing, join, resolve
 
 PAGES_DIR = "pages"
 RUNS_DIR = "_runs"
 INPUTS_SUFFIX = ".inputs.txt.gz"
 
 
-def _join(root: str, *parts: str) -> str:
-    return "/".join([root.rstrip("/"), *parts])
-
-
 def pages_dir(output: str) -> str:
-    return _join(output, PAGES_DIR)
+    return join(output, PAGES_DIR)
 
 
 def runs_dir(output: str) -> str:
-    return _join(output, RUNS_DIR)
+    return join(output, RUNS_DIR)
 
 
 def has_pages(output: str) -> bool:
@@ -47,9 +44,8 @@ def list_shards(output: str) -> list[str]:
     directory = pages_dir(output)
     filesystem, root = resolve(directory)
     selector = fs.FileSelector(root, recursive=True, allow_not_found=True)
-    scheme = directory.split("://", 1)[0] + "://" if "://" in directory else ""
     return sorted(
-        scheme + info.path  # object-store paths come back without their scheme
+        from_listing(directory, info.path)
         for info in filesystem.get_file_info(selector)
         if info.type == fs.FileType.File
         and info.path.endswith(".parquet")
@@ -66,7 +62,7 @@ def prepare(output: str, *, overwrite: bool) -> None:
     if overwrite:
         filesystem, root = resolve(output)
         for name in (PAGES_DIR, RUNS_DIR):
-            path = _join(root, name)
+            path = join(root, name)
             if filesystem.get_file_info(path).type == fs.FileType.Directory:
                 filesystem.delete_dir(path)
     filesystem, pages = resolve(pages_dir(output))
@@ -83,7 +79,7 @@ def write_inputs(output: str, run_id: str, uris: list[str]) -> str:
     pending when a document has no row yet."""
     filesystem, root = resolve(runs_dir(output))
     filesystem.create_dir(root, recursive=True)
-    path = _join(root, f"{run_id}{INPUTS_SUFFIX}")
+    path = join(root, f"{run_id}{INPUTS_SUFFIX}")
     with filesystem.open_output_stream(path + ".tmp", compression="gzip") as stream:
         stream.write("".join(f"{uri}\n" for uri in uris).encode("utf-8"))
     filesystem.move(path + ".tmp", path)
@@ -92,7 +88,7 @@ def write_inputs(output: str, run_id: str, uris: list[str]) -> str:
 
 def read_inputs(output: str, run_id: str) -> list[str]:
     filesystem, root = resolve(runs_dir(output))
-    path = _join(root, f"{run_id}{INPUTS_SUFFIX}")
+    path = join(root, f"{run_id}{INPUTS_SUFFIX}")
     if filesystem.get_file_info(path).type != fs.FileType.File:
         return []
     with filesystem.open_input_stream(path, compression="gzip") as stream:

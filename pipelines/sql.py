@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from ops.uris import is_object_store
 from pipelines import outputs
 
 
@@ -27,7 +28,7 @@ def connect(output: str) -> duckdb.DuckDBPyConnection:
     column choices still reach the dataset, so only what a query needs is fetched."""
     connection = duckdb.connect(":memory:")
     pages = outputs.pages_dir(output).rstrip("/")
-    if "://" in pages and not pages.startswith("file://"):
+    if is_object_store(pages):
         connection.register("pagemill_pages", _remote_pages(output))
         connection.execute("CREATE VIEW pages AS SELECT * FROM pagemill_pages")
         connection.execute("SET enable_external_access = false")
@@ -49,10 +50,10 @@ def _remote_pages(output: str) -> Any:
     import pyarrow.dataset as pads
 
     from ops.schema import PAGE_SCHEMA
-    from ops.shards import resolve
+    from ops.uris import resolve
 
     filesystem, _ = resolve(outputs.pages_dir(output))
-    paths = [shard.split("://", 1)[1] for shard in outputs.list_shards(output)]
+    paths = [resolve(shard)[1] for shard in outputs.list_shards(output)]
     # One schema for every shard: a shard from an older pagemill without a newer column reads
     # it as null, as DuckDB's union_by_name does for local outputs.
     return pads.dataset(paths, schema=PAGE_SCHEMA, filesystem=filesystem, format="parquet")

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ops.uris import check_no_credentials
+
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_RUNTIME_ENV = PROJECT / "cluster" / "runtime_env.yaml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -79,6 +81,11 @@ def run_submit(args: argparse.Namespace, run_parser: argparse.ArgumentParser) ->
     if len(run_args) < 2:
         return _usage("submit needs INPUT and OUTPUT, then any `pagemill run` options")
     parsed = run_parser.parse_args(run_args)  # a bad run option exits 2 here, not on the cluster
+    try:
+        check_no_credentials(parsed.input)
+        check_no_credentials(parsed.output)
+    except ValueError as exc:  # the job's entrypoint is shown by `ray job list` to anyone
+        return _usage(str(exc))
     try:
         runtime_env = build_runtime_env(args.runtime_env)
     except (OSError, ValueError) as exc:

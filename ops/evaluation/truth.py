@@ -26,6 +26,8 @@ from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 
+from ops.uris import split_options
+
 TEXT_SUFFIXES = (".gt.txt", ".gold.txt", ".txt")
 _PAGE_FILE = re.compile(r"^(?:page[-_]?)?(\d+)$", re.IGNORECASE)
 NAME_COLUMNS = ("source", "source_uri", "name")
@@ -104,7 +106,7 @@ class TruthIndex:
 
 def candidate_names(source_uri: str) -> list[str]:
     """Names a source may be known by in a truth set, longest (most specific) first."""
-    path = source_uri.split("://", 1)[-1]
+    path = split_options(source_uri)[0].split("://", 1)[-1]
     parts = [part for part in PurePosixPath(path.replace("\\", "/")).parts if part != "/"]
     if not parts:
         return []

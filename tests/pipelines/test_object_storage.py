@@ -32,6 +32,7 @@ pytest.importorskip("moto", reason="needs moto[server] (part of the dev extra)")
 pytestmark = pytest.mark.slow
 
 BUCKET = "pagemill-test"
+SMALL_INPUT = ("born-digital-report.pdf", "mixed.pdf")
 SECRET = "never-log-this-secret-9f3a"
 
 
@@ -39,6 +40,7 @@ SECRET = "never-log-this-secret-9f3a"
 class Store:
     env: dict[str, str]
     filesystem: fs.S3FileSystem
+    endpoint: str
 
     def uri(self, key: str) -> str:
         return f"s3://{BUCKET}/{key}"
@@ -93,17 +95,21 @@ def store(samples, tmp_path_factory) -> Iterator[Store]:
         for path in sorted((samples / "docs").iterdir()):
             with filesystem.open_output_stream(f"{BUCKET}/in/{path.name}") as stream:
                 stream.write(path.read_bytes())
-        yield Store(env, filesystem)
+        for name in SMALL_INPUT:
+            filesystem.copy_file(f"{BUCKET}/in/{name}", f"{BUCKET}/small/{name}")
+        yield Store(env, filesystem, endpoint)
     finally:
         stop_group(server)
 
 
-def pagemill(store: Store, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def pagemill(
+    store: Store, *args: str, timeout: int = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args],
         capture_output=True,
         text=True,
-        env=store.env,
+        env=store.env if env is None else env,
         timeout=timeout,
         check=False,
     )
@@ -178,6 +184,48 @@ def test_a_run_killed_mid_way_resumes_exactly_once(store):
     rerun = pagemill(store, *argv[3:])
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert_exactly_once(rows(store, "killed"))
+
+
+def test_an_endpoint_in_the_uri_instead_of_the_environment(store, samples):
+    """What a user does who cannot set AWS_ENDPOINT_URL: every URI derived from the given ones
+    (input listing, shards, manifests, the report) keeps ``?endpoint_override=``."""
+    env = {key: value for key, value in store.env.items() if key != "AWS_ENDPOINT_URL"}
+    options = f"?endpoint_override={store.endpoint.removeprefix('http://')}&scheme=http"
+    source, output = store.uri("small") + options, store.uri("by-uri") + options
+    done = pagemill(store, "run", source, output, "--no-progress", env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"s3://{BUCKET}/by-uri/_runs/" in done.stdout
+    rerun = pagemill(store, "run", source, output, "--no-progress", env=env)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+
+    sql = "SELECT source_uri, page_index, status FROM pages ORDER BY ALL"
+    queried = pagemill(store, "query", output, sql, "--format", "json", env=env)
+    assert queried.returncode == 0, queried.stderr
+    found = json.loads(queried.stdout)
+    names = Counter(row["source_uri"].removesuffix(options).rsplit("/", 1)[-1] for row in found)
+    assert names == {name: PAGES_PER_DOCUMENT[name] for name in SMALL_INPUT}  # once each
+    assert {row["status"] for row in found} == {"ok"}
+
+    status = pagemill(store, "status", output, "--format", "json", env=env)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["pages_pending"] == 0
+    evaluated = pagemill(
+        store, "eval", output, "--truth", str(samples / "truth"), "--no-progress", env=env
+    )
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    report = json.loads(store.read(f"{BUCKET}/by-uri/_eval/summary.json"))
+    (coverage,) = report["coverage"].values()
+    assert coverage["scored_pages"] == sum(PAGES_PER_DOCUMENT[name] for name in SMALL_INPUT)
+
+
+def test_credentials_in_a_uri_are_a_usage_error(store):
+    leaked = f"s3://pagemill-test-key:{SECRET}@{BUCKET}/in"
+    submit = ("submit", "--address", "http://127.0.0.1:1")  # refused before any connection
+    for command in (("run",), submit):
+        done = pagemill(store, *command, leaked, store.uri("never"))
+        assert done.returncode == 2, done.stderr
+        assert "carries credentials" in done.stderr and SECRET not in done.stderr + done.stdout
+    assert store.files("never") == []
 
 
 def test_the_output_lock_on_object_storage(store, monkeypatch):
