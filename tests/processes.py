@@ -3,10 +3,15 @@ exactly what a test started (its process group, by pid; never by name)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
+from typing import Any
+
+RESULT_MARK = "RESULT "
 
 
 def free_ports(count: int = 1) -> list[int]:
@@ -30,3 +35,19 @@ def stop_group(process: subprocess.Popen, timeout_s: float = 30.0) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def run_scenario(code: str, *args: str, timeout_s: float) -> Any:
+    """Run ``code`` in a fresh Python (one that can start its own Ray or ``Cluster`` beside the
+    test session's) and return what it printed as ``RESULT <json>`` last; fail with its stderr
+    if it exited non-zero or printed none."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARK)]
+    assert done.returncode == 0 and lines, done.stderr[-4000:]
+    return json.loads(lines[-1].removeprefix(RESULT_MARK))

@@ -7,13 +7,12 @@ rows show where every page was read; a deadlock would hit Ray Data's no-progress
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.processes import run_scenario as run_child
 
 pytestmark = pytest.mark.slow
 
@@ -51,18 +50,9 @@ def convert(address=None, gpus_per_engine="0.5", route="ocr", **extra):
 def run_scenario(
     body: str, samples: Path, tmp_path: Path, document: str = "rotated-scans.pdf"
 ) -> dict:
-    code = PRELUDE + textwrap.dedent(body)
     docs = samples / "docs" / document
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(docs), str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    assert result.returncode == 0 and lines, result.stderr[-3000:]
-    return json.loads(lines[-1].removeprefix("RESULT "))
+    code = PRELUDE + textwrap.dedent(body)
+    return run_child(code, str(docs), str(tmp_path / "out"), timeout_s=240)
 
 
 def test_local_ray_with_two_logical_gpus_runs_half_gpu_engines(samples, tmp_path):

@@ -4,12 +4,11 @@ a one-line cause; either way the rerun of the same command leaves exactly one ro
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 
 import pytest
+
+from tests.processes import run_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -66,16 +65,7 @@ SCENARIO = textwrap.dedent(
 
 
 def test_a_lost_node_loses_no_page(samples, tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-c", SCENARIO, str(samples / "docs"), str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        timeout=420,
-        check=False,
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert done.returncode == 0 and lines, done.stderr[-4000:]
-    outcome = json.loads(lines[-1].removeprefix("RESULT "))
+    outcome = run_scenario(SCENARIO, str(samples / "docs"), str(tmp_path / "out"), timeout_s=420)
     assert outcome["running_at_removal"] and outcome["first_run_ended"]
     if "error" in outcome:
         assert "\n" not in outcome["error"] and outcome["error"]

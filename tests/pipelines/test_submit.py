@@ -6,6 +6,8 @@ local Ray."""
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 import time
@@ -24,7 +26,11 @@ from tests.processes import free_ports, stop_group
 pytest.importorskip("ray.dashboard", reason="needs ray[default]: pip install 'pagemill[cluster]'")
 
 BIN = Path(sys.executable).parent
+PROJECT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 90
+# `ray start --block` waits for its node's processes after SIGTERM; nothing of a test cluster
+# needs a clean shutdown, and the wait cost 30 s per test session.
+STOP_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -94,7 +100,7 @@ def cluster(tmp_path_factory) -> Iterator[LoopbackCluster]:
         yield LoopbackCluster(address, f"127.0.0.1:{gcs}", processes)
     finally:
         for process in reversed(processes):
-            stop_group(process)
+            stop_group(process, timeout_s=STOP_TIMEOUT_S)
 
 
 def wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -192,3 +198,38 @@ def test_no_wait_prints_the_job_id(cluster, job_env, samples, tmp_path, capsys):
         assert time.monotonic() < deadline, "the job never ended"
         time.sleep(1)
     assert client.get_job_status("pagemill-no-wait-test") == JobStatus.SUCCEEDED
+
+
+def documented_ray_job_submit() -> list[str]:
+    """The ``ray job submit`` command of cluster/README.md, as a user would paste it."""
+    readme = (PROJECT / "cluster" / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## `ray job submit`", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert block, "cluster/README.md lost its ray job submit example"
+    return shlex.split(block.group(1).replace("\\\n", " "))
+
+
+def test_the_documented_ray_job_submit_line_works(cluster, job_env, samples, tmp_path):
+    """The README's own line, with this cluster's address, local paths for the bucket URIs, and
+    the test runtime environment for its pip list (the nodes run from this environment already;
+    that the list covers what pagemill imports is checked in tests/test_runtime_env.py)."""
+    argv = documented_ray_job_submit()
+    assert argv[:3] == ["ray", "job", "submit"] and "--" in argv
+    assert argv[argv.index("--working-dir") + 1] == "."
+    source, output = str(samples / "docs" / "born-digital-report.pdf"), str(tmp_path / "out")
+    swaps = {
+        "http://HEAD:8265": cluster.address,
+        "cluster/runtime_env.yaml": str(job_env),
+        "s3://my-bucket/pdfs/": source,
+        "s3://my-bucket/pagemill-out/": output,
+    }
+    assert set(swaps) <= set(argv), argv
+    command = [str(BIN / "ray"), *[swaps.get(arg, arg) for arg in argv[1:]]]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PATH": f"{BIN}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        command, cwd=PROJECT, capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "succeeded" in done.stdout + done.stderr and "pages/s" in done.stdout
+    rows = pads.dataset(Path(output) / "pages", format="parquet").to_table().to_pylist()
+    assert sorted(row["page_index"] for row in rows) == [0, 1, 2]
