@@ -33,6 +33,9 @@ pytestmark = pytest.mark.slow
 
 BUCKET = "pagemill-test"
 SMALL_INPUT = ("born-digital-report.pdf", "mixed.pdf")
+BROKEN = "broken-truncated.pdf"
+# Enough forced-OCR pages that a kill lands mid-run, few enough to rerun quickly.
+KILL_INPUT = ("mixed.pdf", "scanned-letter.pdf", "tracemonkey.pdf", BROKEN)
 SECRET = "never-log-this-secret-9f3a"
 
 
@@ -95,8 +98,9 @@ def store(samples, tmp_path_factory) -> Iterator[Store]:
         for path in sorted((samples / "docs").iterdir()):
             with filesystem.open_output_stream(f"{BUCKET}/in/{path.name}") as stream:
                 stream.write(path.read_bytes())
-        for name in SMALL_INPUT:
-            filesystem.copy_file(f"{BUCKET}/in/{name}", f"{BUCKET}/small/{name}")
+        for prefix, names in (("small", SMALL_INPUT), ("kill", KILL_INPUT)):
+            for name in names:
+                filesystem.copy_file(f"{BUCKET}/in/{name}", f"{BUCKET}/{prefix}/{name}")
         yield Store(env, filesystem, endpoint)
     finally:
         stop_group(server)
@@ -122,12 +126,16 @@ def rows(store: Store, output: str) -> list[dict]:
     return json.loads(done.stdout)
 
 
-def assert_exactly_once(found: list[dict]) -> None:
+def assert_exactly_once(found: list[dict], names: tuple[str, ...] | None = None) -> None:
+    """One row per page of the uploaded samples (``names`` only, if given), and the broken
+    file's error row when it was among them."""
     keys = Counter((row["source_uri"].rsplit("/", 1)[-1], row["page_index"]) for row in found)
     assert set(keys.values()) == {1}, [key for key, n in keys.items() if n > 1]
     per_document = Counter(name for name, page in keys if page is not None)
-    assert per_document == PAGES_PER_DOCUMENT
-    assert ("broken-truncated.pdf", None) in keys  # the unreadable one: its error row
+    expected = {name: n for name, n in PAGES_PER_DOCUMENT.items() if not names or name in names}
+    assert per_document == expected
+    if not names or BROKEN in names:
+        assert (BROKEN, None) in keys  # the unreadable one: its error row
 
 
 def test_run_status_query_and_eval_on_s3(store, samples):
@@ -163,7 +171,7 @@ def test_run_status_query_and_eval_on_s3(store, samples):
 
 
 def test_a_run_killed_mid_way_resumes_exactly_once(store):
-    argv = [sys.executable, "-m", "pipelines.cli", "run", store.uri("in"), store.uri("killed")]
+    argv = [sys.executable, "-m", "pipelines.cli", "run", store.uri("kill"), store.uri("killed")]
     argv += ["--backend", "fake", "--route", "ocr", "--orientation", "off", "--no-progress"]
     argv += ["--backend-option", "delay_ms=300", "--rows-per-file", "3"]
     job = subprocess.Popen(
@@ -183,7 +191,7 @@ def test_a_run_killed_mid_way_resumes_exactly_once(store):
     time.sleep(2)
     rerun = pagemill(store, *argv[3:])
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert_exactly_once(rows(store, "killed"))
+    assert_exactly_once(rows(store, "killed"), KILL_INPUT)
 
 
 def test_an_endpoint_in_the_uri_instead_of_the_environment(store, samples):
