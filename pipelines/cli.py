@@ -330,6 +330,7 @@ def _with_preset(
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from pipelines.convert import run
     from pipelines.inputs import NoInputs
+    from pipelines.runtime import ClusterUnreachable
 
     try:
         config = RunConfig(
@@ -380,6 +381,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except (NoInputs, MissingDependency, ValueError, FileNotFoundError) as exc:
         print(f"pagemill: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ClusterUnreachable as exc:  # nothing ran: no resume advice
+        print(f"pagemill: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except Exception as exc:  # the job itself failed (a dead engine): say why, in one line
         print(f"pagemill: error: the job failed: {failure_reason(exc)}", file=sys.stderr)
         print(

@@ -13,6 +13,12 @@ import os
 
 import ray
 
+from pipelines import ray_auth
+
+
+class ClusterUnreachable(ConnectionError):
+    """``--address``/``RAY_ADDRESS`` named a cluster this process could not join."""
+
 
 def ensure_ray(
     address: str | None = None, num_cpus: int | None = None, num_gpus: float | None = None
@@ -26,16 +32,31 @@ def ensure_ray(
     target = address or os.environ.get("RAY_ADDRESS")
     common = {"logging_level": logging.WARNING, "log_to_driver": True}
     if target:
-        ray.init(address=target, **common)
+        mode = ray_auth.prepare_client()
+        try:
+            ray.init(address=target, **common)
+        except ConnectionError as exc:
+            raise ClusterUnreachable(_unreachable(target, mode, exc)) from exc
     else:
-        ray.init(
-            address="local",
-            num_cpus=num_cpus,
-            num_gpus=None if num_gpus is None else math.ceil(num_gpus),
-            include_dashboard=False,
-            **common,
-        )
+        with ray_auth.quiet_local_setup():
+            ray.init(
+                address="local",
+                num_cpus=num_cpus,
+                num_gpus=None if num_gpus is None else math.ceil(num_gpus),
+                include_dashboard=False,
+                **common,
+            )
     return True
+
+
+def _unreachable(target: str, mode: str, exc: BaseException) -> str:
+    """Ray only says it could not connect; name the two causes a user can act on."""
+    cause = f"cannot join the Ray cluster at {target} ({exc})"
+    if mode == "token":
+        return f"{cause}: is the head up at that address, and is this the head's token?"
+    return f"{cause}: is the head up at that address? If it has token authentication on, " + (
+        ray_auth.HOW_TO
+    )
 
 
 def this_node() -> str:

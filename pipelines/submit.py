@@ -94,7 +94,12 @@ def run_submit(args: argparse.Namespace, run_parser: argparse.ArgumentParser) ->
 
     import logging
 
+    from ray.exceptions import AuthenticationError
     from ray.job_submission import JobSubmissionClient
+
+    from pipelines import ray_auth
+
+    mode = ray_auth.prepare_client()
 
     # Ray's client logs every file it leaves out of the upload; say once what is sent instead.
     logging.getLogger("ray").setLevel(logging.ERROR)
@@ -105,6 +110,13 @@ def run_submit(args: argparse.Namespace, run_parser: argparse.ArgumentParser) ->
         job_id = client.submit_job(
             entrypoint=entrypoint, runtime_env=runtime_env, submission_id=args.submission_id
         )
+    except AuthenticationError:
+        why = "it refused this token" if mode == "token" else "it requires a token"
+        print(
+            f"pagemill: error: cannot submit to {address}: {why}; {ray_auth.HOW_TO}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     except (ConnectionError, RuntimeError, ValueError) as exc:
         print(f"pagemill: error: cannot submit to {address}: {_first_line(exc)}", file=sys.stderr)
         return EXIT_FAILED

@@ -9,129 +9,29 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.dataset as pads
 import pytest
 
 from pipelines.cli import EXIT_OK, main
-from tests.processes import free_ports, stop_group
+from tests.loopback import BIN, LoopbackCluster, loopback_cluster
 
 pytest.importorskip("ray.dashboard", reason="needs ray[default]: pip install 'pagemill[cluster]'")
 
-BIN = Path(sys.executable).parent
 PROJECT = Path(__file__).resolve().parents[2]
-READY_TIMEOUT_S = 90
-# `ray start --block` waits for its node's processes after SIGTERM; nothing of a test cluster
-# needs a clean shutdown, and the wait cost 30 s per test session.
-STOP_TIMEOUT_S = 5.0
-
-
-@dataclass
-class LoopbackCluster:
-    address: str  # the job server
-    gcs: str
-    processes: list[subprocess.Popen]
-
-
-def ray_start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
-    """``ray start --block``: the command stays in the foreground and takes the node's
-    processes down with it when it is terminated, so the test stops exactly what it started."""
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [str(BIN / "ray"), "start", "--block", "--node-ip-address=127.0.0.1", *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[LoopbackCluster]:
-    temp = Path(tmp_path_factory.mktemp("ray"))
-    gcs, dashboard, agent, client, worker_agent, *workers = free_ports(9)
     # Token authentication is Ray 2.60's default for new clusters; these tests run without it
-    # (pagemill's support for it is its own piece of work). The job's `python` is this one.
+    # (tests/pipelines/test_token_auth.py runs with it). The job's `python` is this one.
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PATH": f"{BIN}:{os.environ['PATH']}"}
-    common = ["--object-store-memory=100000000"]
-    head = ray_start(
-        [
-            "--head",
-            f"--port={gcs}",
-            "--include-dashboard=true",
-            "--dashboard-host=127.0.0.1",
-            f"--dashboard-port={dashboard}",
-            f"--dashboard-agent-listen-port={agent}",
-            f"--ray-client-server-port={client}",
-            "--num-cpus=1",
-            f"--temp-dir={temp}",
-            f"--min-worker-port={workers[0]}",
-            f"--max-worker-port={workers[0] + 60}",
-            *common,
-        ],
-        temp / "head.log",
-        env,
-    )
-    processes = [head]
-    address = f"http://127.0.0.1:{dashboard}"
-    try:
-        wait_for(f"{address}/api/version", head, temp / "head.log")
-        worker = ray_start(
-            [
-                f"--address=127.0.0.1:{gcs}",
-                "--num-cpus=2",
-                f"--dashboard-agent-listen-port={worker_agent}",
-                f"--min-worker-port={workers[1]}",
-                f"--max-worker-port={workers[1] + 60}",
-                *common,
-            ],
-            temp / "worker.log",
-            env,
-        )
-        processes.append(worker)
-        wait_for_nodes(f"127.0.0.1:{gcs}", 2, env)
-        yield LoopbackCluster(address, f"127.0.0.1:{gcs}", processes)
-    finally:
-        for process in reversed(processes):
-            stop_group(process, timeout_s=STOP_TIMEOUT_S)
-
-
-def wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"ray start exited {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"{url} did not answer within {READY_TIMEOUT_S} s")
-
-
-def wait_for_nodes(gcs: str, count: int, env: dict[str, str]) -> None:
-    """Until the cluster lists ``count`` live nodes (asked from a separate process: this one
-    may hold the test session's own Ray)."""
-    probe = (
-        "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
-        "print(sum(node['Alive'] for node in ray.nodes()))"
-    )
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        done = subprocess.run(
-            [sys.executable, "-c", probe, gcs], capture_output=True, text=True, env=env
-        )
-        if done.returncode == 0 and int(done.stdout.strip().splitlines()[-1]) >= count:
-            return
-        time.sleep(1)
-    pytest.fail(f"the cluster at {gcs} never listed {count} nodes")
+    with loopback_cluster(Path(tmp_path_factory.mktemp("ray")), env) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +133,13 @@ def test_the_documented_ray_job_submit_line_works(cluster, job_env, samples, tmp
     assert "succeeded" in done.stdout + done.stderr and "pages/s" in done.stdout
     rows = pads.dataset(Path(output) / "pages", format="parquet").to_table().to_pylist()
     assert sorted(row["page_index"] for row in rows) == [0, 1, 2]
+
+
+def test_a_token_at_hand_does_no_harm_against_a_head_without_auth(cluster, tmp_path):
+    # pagemill turns token mode on when it finds a token; this head has authentication off.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_AUTH")}
+    env.update(RAY_AUTH_TOKEN="some-token", PATH=f"{BIN}:{os.environ['PATH']}")
+    argv = [str(BIN / "python"), "-m", "pipelines.cli", "submit", "--address", cluster.address]
+    argv += ["--no-wait", str(tmp_path / "in.pdf"), str(tmp_path / "out")]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == EXIT_OK, done.stderr[-3000:]
