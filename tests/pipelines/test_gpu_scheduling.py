@@ -78,26 +78,6 @@ def test_one_gpu_machine_started_by_pagemill_itself(samples, tmp_path):
     assert {row["model"] for row in found["rows"]} == {"fake-1@cuda:0"}
 
 
-def test_cpu_head_and_gpu_worker_node(samples, tmp_path):
-    found = run_scenario(
-        """
-        from ray.cluster_utils import Cluster
-        cluster = Cluster(initialize_head=True, head_node_args={
-            "num_cpus": 2, "num_gpus": 0, "object_store_memory": 150 * 1024 * 1024})
-        cluster.add_node(num_cpus=1, num_gpus=1, object_store_memory=150 * 1024 * 1024)
-        ray.init(address=cluster.address)
-        convert(address=cluster.address, gpus_per_engine="1")
-        ray.shutdown()
-        cluster.shutdown()
-        """,
-        samples,
-        tmp_path,
-    )
-    assert found["pool"]["size"] == 1 and found["pool"]["actor_gpus"] == 1.0
-    rows = found["rows"]
-    assert rows and all(row["model"] == "fake-1@cuda:0" for row in rows)
-
-
 def test_a_head_without_cpus_a_cpu_node_and_a_gpu_node(samples, tmp_path):
     """The head takes no work; page tasks run where there are CPUs, the model actor on the GPU
     node, and every row names the node that made it."""
@@ -123,6 +103,7 @@ def test_a_head_without_cpus_a_cpu_node_and_a_gpu_node(samples, tmp_path):
         for node_id, resources in found["nodes"].items()
     }
     assert sorted(kinds.values()) == ["cpu", "gpu", "head"]
+    assert found["pool"]["size"] == 1 and found["pool"]["actor_gpus"] == 1.0
     rows = found["rows"]
     assert {row["route"] for row in rows} == {"text", "ocr"}
     where = {(row["route"], kinds[row["node"].rsplit("/", 1)[-1]]) for row in rows}
