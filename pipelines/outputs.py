@@ -17,6 +17,7 @@ from ops.uris import from_listing, join, resolve
 
 PAGES_DIR = "pages"
 RUNS_DIR = "_runs"
+EVAL_DIR = "_eval"  # pagemill eval's default report folder
 INPUTS_SUFFIX = ".inputs.txt.gz"
 
 
@@ -61,7 +62,8 @@ def prepare(output: str, *, overwrite: bool) -> None:
     """
     if overwrite:
         filesystem, root = resolve(output)
-        for name in (PAGES_DIR, RUNS_DIR):
+        # What pagemill wrote here, and nothing else: other files in OUTPUT are the user's.
+        for name in (PAGES_DIR, RUNS_DIR, EVAL_DIR):
             path = join(root, name)
             if filesystem.get_file_info(path).type == fs.FileType.Directory:
                 filesystem.delete_dir(path)

@@ -79,10 +79,17 @@ class Backend(abc.ABC):
             raise ValueError(
                 f"backend {self.name!r} has no option(s) {', '.join(unknown)}; known: {known}"
             )
-        self.options: dict[str, Any] = {
-            key: _coerce(options.get(key, default), default)
-            for key, default in self.option_defaults.items()
-        }
+        self.options: dict[str, Any] = {}
+        for key, default in self.option_defaults.items():
+            value = options.get(key, default)
+            try:
+                self.options[key] = _coerce(value, default)
+            except ValueError:
+                kind = "a number" if isinstance(default, (int, float)) else type(default).__name__
+                raise ValueError(
+                    f"backend {self.name!r} option {key}={value}: expected {kind} "
+                    f"(default {default!r})"
+                ) from None
 
     @classmethod
     def check_dependencies(cls) -> None:

@@ -57,10 +57,15 @@ def test_rerun_after_lost_shards_redoes_only_the_missing_pages(tmp_path, samples
 def test_overwrite_starts_clean(tmp_path, samples):
     output = tmp_path / "out"
     run(fake_config(samples / "docs", output))
+    (output / "_eval").mkdir()  # an evaluation of the old pages: stale after an overwrite
+    (output / "_eval" / "summary.json").write_text("{}")
+    (output / "notes.txt").write_text("the user's own file")
     again = run(fake_config(samples / "docs", output, overwrite=True))
     assert again.summary.pages == 27 and again.summary.pages_skipped == 0
     assert {row["run_id"] for row in rows(output)} == {again.run_id}
     assert [path.name for path in (output / "_runs").glob("*.json")] == [f"{again.run_id}.json"]
+    assert not (output / "_eval").exists()
+    assert (output / "notes.txt").read_text() == "the user's own file"  # not the run's
 
 
 def test_retry_failed_replaces_error_rows_and_plain_rerun_keeps_them(tmp_path, shared_data):
