@@ -11,7 +11,7 @@ from ops.backends import MissingDependency, names
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, IMAGE_FORMATS
 from ops.ocr import Orientation
 from ops.routing import RouteMode
-from pipelines.cli_common import HelpFormatter, add_password_options
+from pipelines.cli_common import HelpFormatter, add_password_options, number
 from pipelines.config import RunConfig
 from pipelines.eval_cli import add_eval, run_eval
 from pipelines.presets import PRESETS
@@ -59,8 +59,10 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     run.add_argument(
         "input",
         metavar="INPUT",
+        nargs="+",
         help="folder, glob, list file (.txt: one path/URI per line), single PDF or "
-        "image, or an s3:// or gs:// prefix",
+        "image, or an s3:// or gs:// prefix; several may be given (an unquoted glob the "
+        "shell expanded reads every file it named)",
     )
     run.add_argument("output", metavar="OUTPUT", help="output folder (pages/ and _runs/ inside)")
     run.add_argument(
@@ -108,21 +110,21 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     engine.add_argument(
         "--pool-size",
-        type=int,
+        type=number(int, 1),
         default=None,
         help="most OCR actors (default: one per CPU in the cluster; the pool starts with one "
         "and grows as OCR work queues up)",
     )
     engine.add_argument(
         "--rows-per-call",
-        type=int,
+        type=number(int, 1),
         default=None,
         help="page rows given to an OCR actor per call (default: the backend's: 8 for OCR "
         "engines and transformers, 32 for openai, 64 for vllm, which schedules its own batches)",
     )
     engine.add_argument(
         "--batch-size",
-        type=int,
+        type=number(int, 1),
         default=None,
         help="pages per engine call to start with (the forward batch; at most --rows-per-call). "
         "It adapts while running: halved and retried on out-of-memory, grown while pages get "
@@ -130,7 +132,7 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     engine.add_argument(
         "--max-batch-size",
-        type=int,
+        type=number(int, 1),
         default=None,
         help="most pages per engine call (default: --rows-per-call)",
     )
@@ -143,20 +145,22 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     routing.add_argument(
         "--min-text-score",
-        type=float,
+        type=number(float, 0, 1),
         default=0.5,
         help="text-layer quality (0-1) needed to skip OCR",
     )
-    routing.add_argument("--dpi", type=int, default=150, help="render resolution for OCR")
+    routing.add_argument(
+        "--dpi", type=number(int, 10, 2400), default=150, help="render resolution for OCR"
+    )
     routing.add_argument(
         "--max-pixels",
-        type=int,
+        type=number(int, 1),
         default=DEFAULT_MAX_PIXELS,
         help="cap on rendered pixels per page (bigger pages render at lower dpi)",
     )
     routing.add_argument(
         "--max-image-pixels",
-        type=int,
+        type=number(int, 1),
         default=DEFAULT_MAX_IMAGE_PIXELS,
         help="input images larger than this become error rows",
     )
@@ -170,14 +174,14 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     routing.add_argument(
         "--pages-per-unit",
-        type=int,
+        type=number(int, 1),
         default=32,
         help="pages per work unit (bounds memory per task)",
     )
     limits = run.add_argument_group("deadlines and crashes")
     limits.add_argument(
         "--page-timeout",
-        type=float,
+        type=number(float, 0),
         default=120.0,
         help="seconds a page may take to render, or to read per page of an engine call, before "
         "its worker is killed and the page retried (then an error row with error_type=timeout); "
@@ -185,13 +189,13 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     limits.add_argument(
         "--document-timeout",
-        type=float,
+        type=number(float, 0),
         default=600.0,
         help="seconds opening one document may take (same handling); 0 = no limit",
     )
     limits.add_argument(
         "--page-memory",
-        type=int,
+        type=number(int, 0),
         default=2048,
         metavar="MB",
         help="resident memory one page may add to its worker while it is opened and rendered "
@@ -200,7 +204,7 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     limits.add_argument(
         "--max-attempts",
-        type=int,
+        type=number(int, 1),
         default=2,
         help="worker processes a page (or document) may take down, by crashing or overrunning "
         "its deadline, before it becomes an error row and the job moves on",
@@ -213,21 +217,27 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="Ray cluster to attach to (default: $RAY_ADDRESS, else start locally)",
     )
     cluster.add_argument(
-        "--num-cpus", type=int, default=None, help="CPUs for a locally started Ray (default: all)"
+        "--num-cpus",
+        type=number(int, 1),
+        default=None,
+        help="CPUs for a locally started Ray (default: all)",
     )
     cluster.add_argument(
         "--gpus",
-        type=float,
+        type=number(float, 0),
         default=None,
         help="GPUs for model backends: one engine per GPU (or per GPU share the backend asks "
         "for), in a fixed pool (default: every GPU the cluster advertises)",
     )
     cluster.add_argument(
-        "--rows-per-file", type=int, default=50_000, help="maximum rows per Parquet shard"
+        "--rows-per-file",
+        type=number(int, 1),
+        default=50_000,
+        help="maximum rows per Parquet shard",
     )
     cluster.add_argument(
         "--max-inflight-mb",
-        type=int,
+        type=number(int, 1),
         default=512,
         help="object-store memory the job may fill with pages between stages "
         "(bounds memory whatever the input size)",
@@ -355,7 +365,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     try:
         config = RunConfig(
-            input=args.input,
+            input=args.input[0] if len(args.input) == 1 else tuple(args.input),
             output=args.output,
             backend=args.backend,
             backend_options={
@@ -412,6 +422,13 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    if result.changed_settings:
+        print(
+            "pagemill: warning: this OUTPUT's earlier pages were made with other settings ("
+            + "; ".join(result.changed_settings)
+            + "); they keep theirs, the pages read now use these. --overwrite redoes them all",
+            file=sys.stderr,
+        )
     print(render_summary(config, result))
     if config.strict and result.summary.error_rows:
         return EXIT_STRICT

@@ -4,6 +4,7 @@ options that open encrypted PDFs (``run`` reads them; ``eval`` reads them again)
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -41,3 +42,34 @@ def add_password_options(parser: argparse.ArgumentParser, description: str | Non
         'matches the path or its end ("invoices/*.pdf", "report.pdf"); first match wins, other '
         "files get the password above",
     )
+
+
+def number(
+    kind: type[int] | type[float] = int, low: float | None = None, high: float | None = None
+) -> Callable[[str], int | float]:
+    """An argparse ``type`` that also checks the range, so ``--dpi -5`` is a usage error (exit 2)
+    before any work, not error rows in the output."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}"
+            ) from None
+        if (
+            value != value
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
+            if low is not None and high is not None:
+                bounds = f"between {low:g} and {high:g}"
+            elif low is not None:
+                bounds = f"at least {low:g}"
+            else:
+                bounds = f"at most {high:g}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    return parse

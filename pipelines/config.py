@@ -41,7 +41,7 @@ def passwords(
 
 @dataclass(frozen=True)
 class RunConfig:
-    input: str
+    input: str | tuple[str, ...]  # several: what a shell makes of an unquoted glob
     output: str
     backend: str = "tesseract"
     backend_options: dict[str, str] = field(default_factory=dict)
@@ -147,6 +147,9 @@ class RunConfig:
         if self.image_format != "auto":
             return self.image_format
         return backend_class(self.backend).page_image_format
+
+    def input_specs(self) -> list[str]:
+        return [self.input] if isinstance(self.input, str) else list(self.input)
 
     def public_dict(self) -> dict[str, Any]:
         """The config as recorded in manifests: secrets never appear, only whether one was set."""

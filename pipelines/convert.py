@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from pipelines.config import RunConfig
 from pipelines.inputs import resolve_inputs
 from pipelines.lock import OutputLock
 from pipelines.lock import describe as describe_lock
+from pipelines.rerun import changed_result_settings
 from pipelines.resume import plan_resume
 from pipelines.summary import RunSummary, summarise
 
@@ -32,6 +33,8 @@ class RunResult:
     run_id: str
     summary: RunSummary
     manifest_path: str
+    # Result settings this resume changed from the output's last run (``name: old -> new``).
+    changed_settings: list[str] = field(default_factory=list)
 
 
 def new_run_id() -> str:
@@ -45,8 +48,9 @@ def run(config: RunConfig) -> RunResult:
     with ``retry_failed``, pages whose row is an error), so rerunning a killed or finished command
     never redoes or duplicates work.
     """
-    check_no_credentials(config.input)  # URIs go into manifests and rows
-    check_no_credentials(config.output)
+    for location in (*config.input_specs(), config.output):
+        check_no_credentials(location)  # URIs go into manifests and rows
+    outputs.check_location(config.output)
     uris = resolve_inputs(config.input)
     backend_cls = backend_class(config.backend)
     backend_cls.check_dependencies()
@@ -62,6 +66,9 @@ def run(config: RunConfig) -> RunResult:
 def _run_holding_lock(
     config: RunConfig, uris: list[str], backend: Backend, run_id: str, lock: dict[str, Any]
 ) -> RunResult:
+    earlier = [] if config.overwrite else outputs.read_manifests(config.output)
+    before = earlier[-1].get("config", {}) if earlier else {}
+    changed = changed_result_settings(before, config.public_dict())
     outputs.prepare(config.output, overwrite=config.overwrite)
     began = time.perf_counter()
     manifest: dict[str, Any] = {
@@ -71,6 +78,7 @@ def _run_holding_lock(
         "config": config.public_dict(),
         "versions": outputs.versions(),
         "lock": lock,
+        "changed_settings": changed,
     }
     pages = outputs.pages_dir(config.output)
     manifest["repaired_before"] = asdict(reconcile(pages))
@@ -93,4 +101,5 @@ def _run_holding_lock(
     )
     manifest.update(state="finished", finished_at=datetime.now(UTC).isoformat())
     manifest.update(summary.as_dict())
-    return RunResult(run_id, summary, outputs.write_manifest(config.output, run_id, manifest))
+    path = outputs.write_manifest(config.output, run_id, manifest)
+    return RunResult(run_id, summary, path, changed)

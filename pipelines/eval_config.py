@@ -91,6 +91,11 @@ def load_truth(truth: str, truth_format: str = "auto") -> Truth:
     if truth_format == TEXT_LAYER or (truth_format == "auto" and truth == TEXT_LAYER):
         return TEXT_LAYER
     path = Path(truth)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"--truth {truth}: no such file or folder (a folder of text files, a .parquet/"
+            f".jsonl table, an olmOCR-bench folder, or {TEXT_LAYER!r})"
+        )
     if truth_format == BENCH or (truth_format == "auto" and path.exists() and is_bench(path)):
         return load_bench_truth(path)
     if truth_format == "folder" or (truth_format == "auto" and path.is_dir()):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from ops.sources import DOCUMENT_EXTENSIONS, is_remote
@@ -19,7 +20,10 @@ class NoInputs(ValueError):
     """INPUT matched no documents."""
 
 
-def resolve_inputs(spec: str) -> list[str]:
+def resolve_inputs(spec: str | Sequence[str]) -> list[str]:
+    """The documents of one INPUT, or of several (each must exist and match something)."""
+    if not isinstance(spec, str):
+        return list(dict.fromkeys(uri for one in spec for uri in resolve_inputs(one)))
     if is_remote(spec):
         uris = _remote(spec)
     elif any(char in spec for char in "*?["):

@@ -54,6 +54,15 @@ def list_shards(output: str) -> list[str]:
     )
 
 
+def check_location(output: str) -> None:
+    """Raise ``ValueError`` when OUTPUT cannot be a folder (an existing file is there)."""
+    filesystem, root = resolve(output)
+    if filesystem.get_file_info(root).type == fs.FileType.File:
+        raise ValueError(
+            f"OUTPUT {output} is a file; give a folder (pagemill writes pages/ and _runs/ in it)"
+        )
+
+
 def prepare(output: str, *, overwrite: bool) -> None:
     """Create ``pages/``; with ``overwrite``, first delete what earlier runs wrote.
 

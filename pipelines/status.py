@@ -16,6 +16,7 @@ from typing import Any
 from ops import ledger
 from ops.schema import STATUS_OK
 from pipelines import outputs
+from pipelines.rerun import resume_argv
 from pipelines.sql import format_table
 
 WORST_ERRORS = 5
@@ -105,12 +106,7 @@ def collect(output: str) -> Status:
 def _next_commands(status: Status, latest: dict[str, Any] | None) -> list[str]:
     if latest is None:
         return []
-    config = latest.get("config", {})
-    base = ["pagemill", "run", str(config.get("input", "INPUT")), status.output]
-    if config.get("backend") and config["backend"] != "tesseract":
-        base += ["--backend", config["backend"]]
-    if config.get("preset"):
-        base += ["--preset", config["preset"]]
+    base = resume_argv(latest.get("config", {}), status.output)
     commands = []
     if status.pages_pending or status.documents_not_started:
         commands.append(shlex.join(base) + "    # finish the pending pages")

@@ -82,15 +82,15 @@ def run_submit(args: argparse.Namespace, run_parser: argparse.ArgumentParser) ->
         return _usage("submit needs INPUT and OUTPUT, then any `pagemill run` options")
     parsed = run_parser.parse_args(run_args)  # a bad run option exits 2 here, not on the cluster
     try:
-        check_no_credentials(parsed.input)
-        check_no_credentials(parsed.output)
+        for location in (*parsed.input, parsed.output):
+            check_no_credentials(location)
     except ValueError as exc:  # the job's entrypoint is shown by `ray job list` to anyone
         return _usage(str(exc))
     try:
         runtime_env = build_runtime_env(args.runtime_env)
     except (OSError, ValueError) as exc:
         return _usage(f"--runtime-env {args.runtime_env}: {exc}")
-    entrypoint = job_entrypoint(absolute_locations(run_args, parsed.input, parsed.output))
+    entrypoint = job_entrypoint(absolute_locations(run_args, [*parsed.input, parsed.output]))
 
     import logging
 
@@ -163,12 +163,12 @@ def build_runtime_env(path: str | None) -> dict[str, Any]:
     return env
 
 
-def absolute_locations(run_args: list[str], input_: str, output: str) -> list[str]:
-    """``run_args`` with INPUT and OUTPUT made absolute where they are local paths: the job
+def absolute_locations(run_args: list[str], locations: list[str]) -> list[str]:
+    """``run_args`` with the INPUTs and OUTPUT made absolute where they are local paths: the job
     runs in its uploaded working directory, where a relative path means something else."""
     resolved = list(run_args)
     start = 0
-    for location in (input_, output):
+    for location in locations:
         index = resolved.index(location, start)
         if "://" not in location:
             resolved[index] = os.path.abspath(location)

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipelines.cli_common import number
+
 REPO_SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "docs"
 PARTS = ("text", "ocr", "memory", "vlm", "eval")
 DEFAULT_PARTS = ("text", "ocr", "memory")  # vlm needs a model (or runs a CPU smoke test): ask
@@ -32,16 +34,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
         action="append",
-        choices=PARTS,
-        help="run only these parts (default: text, ocr, memory; vlm and eval only when named)",
+        type=_parts,
+        metavar="PART[,PART]",
+        help=f"run only these parts, comma-separated or repeated ({', '.join(PARTS)}; default: "
+        "text, ocr, memory; vlm and eval only when named)",
     )
-    parser.add_argument("--text-pages", type=int, default=5000, help="text-route corpus size")
-    parser.add_argument("--ocr-pages", type=int, default=240, help="OCR-route corpus size")
-    parser.add_argument("--memory-pages", default="200,2000", help="page counts of big PDFs")
+    pages = number(int, 1)
+    parser.add_argument("--text-pages", type=pages, default=5000, help="text-route corpus size")
+    parser.add_argument("--ocr-pages", type=pages, default=240, help="OCR-route corpus size")
+    parser.add_argument(
+        "--memory-pages", type=_page_counts, default="200,2000", help="page counts of big PDFs"
+    )
     parser.add_argument("--backend", default="tesseract", help="OCR engine for part (b)")
-    parser.add_argument("--num-cpus", type=int, default=None, help="CPUs for local Ray")
-    parser.add_argument("--vlm-pages", type=int, default=24, help="pages for the vlm part")
-    parser.add_argument("--eval-pages", type=int, default=20000, help="pages for the eval part")
+    parser.add_argument("--num-cpus", type=pages, default=None, help="CPUs for local Ray")
+    parser.add_argument("--vlm-pages", type=pages, default=24, help="pages for the vlm part")
+    parser.add_argument("--eval-pages", type=pages, default=20000, help="pages for the eval part")
     parser.add_argument(
         "--vlm-backend", default="vllm", help="model backend for the vlm part (with --vlm-model)"
     )
@@ -54,11 +61,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _parts(text: str) -> list[str]:
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [part for part in parts if part not in PARTS]
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(
+            f"unknown part {', '.join(unknown) or repr(text)}; choose from {', '.join(PARTS)}"
+        )
+    return parts
+
+
+def _page_counts(text: str) -> list[int]:
+    parse = number(int, 1)
+    return [int(parse(value)) for value in text.split(",")]
+
+
 def main(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # the OCR baseline: one engine, one core
     work = Path(args.work_dir).resolve()
     samples = Path(args.samples)
-    parts = args.only or list(DEFAULT_PARTS)
+    parts = [part for chosen in args.only or [DEFAULT_PARTS] for part in chosen]
     results: dict[str, Any] = {"machine": _machine(), "started_at": time.strftime("%FT%TZ")}
     if "text" in parts:
         results["text"] = _text_route(samples, work, args.text_pages, args.num_cpus)
@@ -67,7 +89,7 @@ def main(args: argparse.Namespace) -> int:
         results["ocr"] = _ocr_route(samples, work, args.ocr_pages, args.backend, args.num_cpus)
         _print_part("OCR route", results["ocr"])
     if "memory" in parts:
-        counts = [int(value) for value in args.memory_pages.split(",")]
+        counts = args.memory_pages
         results["memory"] = _memory(samples, work, counts, args.num_cpus)
         _print_part("memory", results["memory"])
     if "vlm" in parts:

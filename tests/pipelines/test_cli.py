@@ -105,24 +105,50 @@ def test_query_errors_are_clear(converted, tmp_path, capsys):
     ("argv", "message"),
     [
         (["run", "/no/such/folder", "OUT"], "does not exist"),
+        (["run", "SAMPLE", "/no/such/folder", "OUT"], "does not exist"),  # one of several
         (["run", "SAMPLE", "OUT", "--backend-option", "nonsense"], "KEY=VALUE"),
         (["run", "SAMPLE", "OUT", "--backend-option", "lingo=eng"], "has no option"),
+        (["run", "SAMPLE", "OUT", "--backend-option", "psm=abc"], "psm=abc: expected a number"),
+        (["run", "SAMPLE", "OUT", "--backend-option", "lang=xyz"], "pip install tessdata.xyz"),
         (["run", "SAMPLE", "OUT", "--batch-size", "16"], "cannot exceed --rows-per-call"),
-        (["run", "SAMPLE", "OUT", "--batch-size", "0"], "initial (0)"),
+        (["run", "SAMPLE", "OUT", "--batch-size", "0"], "at least 1, got 0"),
         (["run", "SAMPLE", "OUT", "--rows-per-call", "0"], "at least 1"),
+        (["run", "SAMPLE", "OUT", "--dpi", "-5"], "--dpi: must be between 10 and 2400"),
+        (["run", "SAMPLE", "OUT", "--dpi", "lots"], "--dpi: expected a whole number"),
+        (["run", "SAMPLE", "OUT", "--min-text-score", "7"], "between 0 and 1, got 7"),
+        (["run", "SAMPLE", "OUT", "--pages-per-unit", "0"], "--pages-per-unit: must be at least"),
+        (["run", "SAMPLE", "OUT", "--max-attempts", "0"], "--max-attempts: must be at least 1"),
+        (["run", "SAMPLE", "OUT", "--page-timeout", "-1"], "--page-timeout: must be at least 0"),
+        (["run", "SAMPLE", "OUT", "--max-inflight-mb", "0"], "--max-inflight-mb: must be at"),
+        (["run", "SAMPLE", "FILE"], "is a file; give a folder"),
         (["run", "SAMPLE", "OUT", "--fallback-option", "lang"], "--fallback-option expects"),
         (["run", "SAMPLE", "OUT", "--fallback-option", "lang=eng"], "needs a fallback engine"),
         (
             ["run", "SAMPLE", "OUT", "--fallback", "tesseract", "--fallback-option", "lingo=x"],
             "has no option",
         ),
+        (["eval", "OUT", "--truth", "/nonexistent"], "--truth /nonexistent: no such file"),
+        (["bench", "--text-pages", "0"], "--text-pages: must be at least 1"),
+        (["bench", "--only", "text,bogus"], "unknown part bogus"),
     ],
 )
 def test_usage_errors_exit_2_with_a_reason(samples, tmp_path, capsys, argv, message):
-    argv = [str(samples / "docs" / "mixed.pdf") if arg == "SAMPLE" else arg for arg in argv]
-    argv = [str(tmp_path / "o") if arg == "OUT" else arg for arg in argv]
-    assert main(argv) == EXIT_USAGE
-    assert message in capsys.readouterr().err
+    """Exit 2 before any work, the reason on one line, and nothing written where OUTPUT is."""
+    output, file = tmp_path / "o", tmp_path / "a-file"
+    file.write_text("not a folder")
+    if argv[0] == "eval":
+        (output / "pages").mkdir(parents=True)  # an output, so the truth is what is wrong
+    before = sorted(tmp_path.rglob("*"))
+    names = {"SAMPLE": str(samples / "docs" / "mixed.pdf"), "OUT": str(output), "FILE": str(file)}
+    argv = [names.get(arg, arg) for arg in argv]
+    try:
+        code = main(argv)
+    except SystemExit as stopped:  # argparse's own usage errors
+        code = stopped.code
+    assert code == EXIT_USAGE
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert sorted(tmp_path.rglob("*")) == before and file.read_text() == "not a folder"
 
 
 def test_rerun_resumes_and_overwrite_starts_clean(samples, tmp_path, capsys):

@@ -58,3 +58,15 @@ def test_a_file_listed_twice_is_one_input(tmp_path, samples):
     pdf = samples / "docs" / "mixed.pdf"
     listing.write_text(f"{pdf}\n{pdf}\n# again, relative:\n{os.path.relpath(pdf, tmp_path)}\n")
     assert resolve_inputs(str(listing)) == [str(pdf)]
+
+
+def test_several_inputs_as_a_shell_expands_an_unquoted_glob(samples):
+    """``pagemill run docs/*.pdf OUT`` arrives as many INPUTs: every one is read, once."""
+    from pipelines.cli import build_parser
+
+    pdfs = sorted(str(path) for path in (samples / "docs").glob("*.pdf"))
+    args = build_parser().parse_args(["run", *pdfs, "out"])
+    assert args.input == pdfs and args.output == "out"
+    assert resolve_inputs([*pdfs, pdfs[0]]) == pdfs  # a file named twice is one document
+    folder_and_file = resolve_inputs([str(samples / "docs"), pdfs[0]])
+    assert folder_and_file == resolve_inputs(str(samples / "docs"))

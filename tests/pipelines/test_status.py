@@ -57,7 +57,8 @@ def test_status_counts_pending_pages_and_offers_the_retry_command(tmp_path, samp
 
     assert main(["status", str(output)]) == 0
     table = capsys.readouterr().out
-    assert "pages failed" in table and "--backend fake --retry-failed" in table
+    assert "pages failed" in table and "--backend fake" in table and "--retry-failed" in table
+    assert "--backend-option raise_on=mixed:2" in table  # the run's own options come back
 
 
 def test_status_of_a_folder_that_is_not_an_output(tmp_path, capsys):

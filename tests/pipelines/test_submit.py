@@ -77,7 +77,7 @@ def test_bad_run_options_never_reach_the_cluster(capsys):
     with pytest.raises(SystemExit) as stopped:
         main(["submit", "--address", "http://127.0.0.1:9", "in", "out", "--dpi", "lots"])
     assert stopped.value.code == 2
-    assert "--dpi: invalid int value" in capsys.readouterr().err
+    assert "--dpi: expected a whole number" in capsys.readouterr().err
     assert main(["submit", "--address", "http://127.0.0.1:9", "in", "out", "--address", "x"]) == 2
     assert "put it before INPUT" in capsys.readouterr().err
 
