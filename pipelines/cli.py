@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from ops.backends import MissingDependency, names
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, IMAGE_FORMATS
@@ -22,6 +24,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_STRICT = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -359,7 +362,7 @@ def _with_preset(
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from pipelines.convert import run
+    from pipelines.convert import failure_reason, run
     from pipelines.inputs import NoInputs
     from pipelines.runtime import ClusterUnreachable
 
@@ -408,7 +411,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"pagemill: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        result = run(config)
+        with _sigterm_as_interrupt():
+            result = run(config)
+    except KeyboardInterrupt:
+        return _interrupted(config)
     except (NoInputs, MissingDependency, ValueError, FileNotFoundError) as exc:
         print(f"pagemill: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -430,19 +436,64 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(render_summary(config, result))
-    if config.strict and result.summary.error_rows:
-        return EXIT_STRICT
+    if config.strict:
+        return _judge_strictly(config.output)
     return EXIT_OK
 
 
-def failure_reason(exc: BaseException) -> str:
-    """The line that names the cause, out of Ray's wrapped and chained task errors."""
-    text = str(exc)
-    for marker in ("EngineDead: ", "Error: "):
-        for line in text.splitlines():
-            if marker in line:
-                return line.split(marker, 1)[1].strip()
-    return text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
+def _judge_strictly(output: str) -> int:
+    """``--strict`` judges the whole OUTPUT, not this run: a resume that had nothing left to do
+    still fails while error rows from earlier runs remain, and says which."""
+    from pipelines.status import collect
+
+    status = collect(output)
+    if not (status.pages_failed or status.document_errors):
+        return EXIT_OK
+    print(
+        f"pagemill: --strict: {output} holds {status.pages_failed} failed pages and "
+        f"{status.document_errors} documents that never opened:",
+        file=sys.stderr,
+    )
+    for error in status.errors:
+        message = (error["message"] or "").strip()
+        reason = message.splitlines()[0] if message else "no message"
+        print(
+            f"  {error['error_type']}: {error['rows']} rows, e.g. {error['example']}: {reason}",
+            file=sys.stderr,
+        )
+    return EXIT_STRICT
+
+
+def _interrupted(config: RunConfig) -> int:
+    """Ctrl-C or SIGTERM: what was written stays (every shard is whole), and the same command
+    resumes; the manifest already says ``interrupted``."""
+    from pipelines.rerun import resume_argv
+
+    command = shlex.join(resume_argv(config.public_dict(), config.output))
+    print(
+        f"\npagemill: interrupted. Pages written so far are kept in {config.output}; "
+        f"resume with:\n  {command}",
+        file=sys.stderr,
+    )
+    return EXIT_INTERRUPTED
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler, ``kill``) ends the run the way Ctrl-C does: recorded, resumable."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (a notebook's worker, a test runner): leave it
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def render_summary(config: RunConfig, result) -> str:

@@ -86,11 +86,22 @@ def _run_holding_lock(
     manifest["resume"] = resume.describe()
     outputs.write_inputs(config.output, run_id, uris)
     outputs.write_manifest(config.output, run_id, manifest)
-    if resume.todo:
-        from pipelines.graph import execute  # Ray is imported only when there is work
+    try:
+        if resume.todo:
+            from pipelines.graph import execute  # Ray is imported only when there is work
 
-        manifest.update(execute(resume.todo, config, backend, run_id))
-        manifest["repaired_after"] = asdict(reconcile(pages))
+            manifest.update(execute(resume.todo, config, backend, run_id))
+            manifest["repaired_after"] = asdict(reconcile(pages))
+    except BaseException as exc:
+        # The manifest says how the run ended, so `status` never shows a dead run as running.
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        manifest.update(
+            state="interrupted" if interrupted else "failed",
+            finished_at=datetime.now(UTC).isoformat(),
+            cause=failure_reason(exc),
+        )
+        outputs.write_manifest(config.output, run_id, manifest)
+        raise
     summary = summarise(
         config.output,
         run_id,
@@ -103,3 +114,13 @@ def _run_holding_lock(
     manifest.update(summary.as_dict())
     path = outputs.write_manifest(config.output, run_id, manifest)
     return RunResult(run_id, summary, path, changed)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The line that names the cause, out of Ray's wrapped and chained task errors."""
+    text = str(exc)
+    for marker in ("EngineDead: ", "Error: "):
+        for line in text.splitlines():
+            if marker in line:
+                return line.split(marker, 1)[1].strip()
+    return text.strip().splitlines()[-1] if text.strip() else type(exc).__name__

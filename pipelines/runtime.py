@@ -10,6 +10,11 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import ray
 
@@ -31,6 +36,27 @@ def ensure_ray(
         return False
     target = address or os.environ.get("RAY_ADDRESS")
     common = {"logging_level": logging.WARNING, "log_to_driver": True}
+    with _keeping_sigterm_handler():
+        _init(target, num_cpus, num_gpus, common)
+    return True
+
+
+@contextmanager
+def _keeping_sigterm_handler() -> Iterator[None]:
+    """The driver's ``ray.init`` installs a native SIGTERM handler that exits with status 15 at
+    once; a Python handler set before (the CLI's, which records the run as interrupted and
+    prints the resume command) is put back."""
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if callable(handler) and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, handler)
+
+
+def _init(
+    target: str | None, num_cpus: int | None, num_gpus: float | None, common: dict[str, Any]
+) -> None:
     if target:
         mode = ray_auth.prepare_client()
         try:
@@ -46,7 +72,6 @@ def ensure_ray(
                 include_dashboard=False,
                 **common,
             )
-    return True
 
 
 def _unreachable(target: str, mode: str, exc: BaseException) -> str:

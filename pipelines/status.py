@@ -16,6 +16,7 @@ from typing import Any
 from ops import ledger
 from ops.schema import STATUS_OK
 from pipelines import outputs
+from pipelines.lock import OutputLock
 from pipelines.rerun import resume_argv
 from pipelines.sql import format_table
 
@@ -66,13 +67,16 @@ def collect(output: str) -> Status:
         run_id = manifest.get("run_id", "?")
         counts = per_run.get(run_id, Counter())
         state = manifest.get("state", "finished")
+        if state == "running":
+            state = _running_or_dead(output, run_id)
         status.runs.append(
             {
                 "run_id": run_id,
-                "state": "interrupted or running" if state == "running" else state,
+                "state": state,
                 "started_at": manifest.get("started_at", ""),
                 "rows_ok": counts["ok"],
                 "rows_failed": counts["failed"],
+                "cause": manifest.get("cause"),
             }
         )
     records = ledger.load(outputs.pages_dir(output))
@@ -103,6 +107,16 @@ def collect(output: str) -> Status:
     return status
 
 
+def _running_or_dead(output: str, run_id: str) -> str:
+    """A manifest still ``running`` is a live run only while it holds OUTPUT's lock with a
+    fresh heartbeat; otherwise its process died without recording an end (SIGKILL, power)."""
+    lock = OutputLock(output, "status")
+    holder = lock.read()
+    if holder is not None and holder.run_id == run_id and not lock.is_stale(holder):
+        return f"running (pid {holder.pid} on {holder.host})"
+    return "died (no end recorded)"
+
+
 def _next_commands(status: Status, latest: dict[str, Any] | None) -> list[str]:
     if latest is None:
         return []
@@ -129,7 +143,13 @@ def render(status: Status) -> str:
         parts.append(format_table(["route", "ok", "error"], sorted(routes)))
     if status.runs:
         runs = [
-            [r["run_id"], r["state"], str(r["rows_ok"]), str(r["rows_failed"])] for r in status.runs
+            [
+                r["run_id"],
+                f"{r['state']}: {r['cause']}" if r.get("cause") else r["state"],
+                str(r["rows_ok"]),
+                str(r["rows_failed"]),
+            ]
+            for r in status.runs
         ]
         parts.append(format_table(["run", "state", "rows ok", "rows failed"], runs))
     if status.errors:

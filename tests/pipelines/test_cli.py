@@ -180,6 +180,11 @@ def test_strict_mode_fails_on_error_rows(samples, tmp_path, capsys):
     assert main(argv) == 0  # by default a bad file is an error row, not a failed job
     assert main([*argv, "--overwrite", "--strict"]) == EXIT_STRICT
     capsys.readouterr()
+    # A resume with nothing left to do still judges the whole output, and says what failed.
+    assert main([*argv, "--strict"]) == EXIT_STRICT
+    err = capsys.readouterr().err
+    assert "--strict:" in err and "1 documents that never opened" in err
+    assert "corrupt_pdf: 1 rows, e.g. " in err and "broken-truncated.pdf" in err
 
 
 def test_help_lists_backends_and_commands():

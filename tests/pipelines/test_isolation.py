@@ -118,3 +118,5 @@ def test_an_engine_that_cannot_load_exits_nonzero_with_the_cause(tmp_path, sampl
     error = capsys.readouterr().err
     assert "pagemill: error: the job failed: " in error
     assert re.search(r"the OCR engine is dead: \d+ ocr worker processes in a row died", error)
+    (manifest,) = (json.loads(path.read_text()) for path in (tmp_path / "_runs").glob("*.json"))
+    assert manifest["state"] == "failed" and "in a row died" in manifest["cause"]

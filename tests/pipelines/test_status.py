@@ -80,3 +80,22 @@ def test_status_after_a_complete_resume_says_nothing_is_left(tmp_path, samples, 
     text = capsys.readouterr().out
     assert "nothing left to do" in text
     assert Path(output, "_runs").is_dir() and text.count("finished") == 2
+
+
+def test_a_run_left_running_is_told_from_a_live_one(tmp_path):
+    """A manifest still says ``running`` after a SIGKILL: only the lock's fresh heartbeat makes
+    it a live run."""
+    from pipelines import outputs
+    from pipelines.lock import OutputLock
+    from pipelines.status import collect
+
+    output = str(tmp_path / "out")
+    outputs.prepare(output, overwrite=False)
+    for run_id in ("dead-run", "live-run"):
+        outputs.write_manifest(output, run_id, {"run_id": run_id, "state": "running"})
+    with OutputLock(output, "live-run"):
+        states = {run["run_id"]: run["state"] for run in collect(output).runs}
+    assert states["dead-run"] == "died (no end recorded)"
+    assert states["live-run"].startswith("running (pid ")
+    states = {run["run_id"]: run["state"] for run in collect(output).runs}
+    assert states["live-run"] == "died (no end recorded)"  # its lock is gone

@@ -1,0 +1,70 @@
+"""Ctrl-C (SIGINT to the terminal's process group) and SIGTERM end a run cleanly: exit 130, no
+traceback, the resume command printed, the manifest recording ``interrupted``; the same command
+then finishes the job exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pyarrow.dataset as pads
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_run_says_how_to_resume_and_records_it(samples, tmp_path, signum):
+    output = tmp_path / "out"
+    argv = [sys.executable, "-m", "pipelines.cli", "run", str(samples / "docs" / "mixed.pdf")]
+    argv += [str(samples / "docs" / "scanned-letter.pdf"), str(output), "--backend", "fake"]
+    argv += ["--route", "ocr", "--backend-option", "delay_ms=1500", "--no-progress"]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    job = subprocess.Popen(
+        argv,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list((output / "_runs").glob("*.json")) or not (output / "pages").is_dir():
+        assert job.poll() is None and time.monotonic() < deadline, job.communicate()[1][-3000:]
+        time.sleep(0.2)
+    time.sleep(4)  # Ray is up and pages are in the engine
+    if signum == signal.SIGINT:
+        os.killpg(job.pid, signum)  # what a terminal does on Ctrl-C
+    else:
+        job.send_signal(signum)  # what a scheduler or `kill` does
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "pagemill: interrupted" in err
+    resume = err.split("resume with:", 1)[1].strip().splitlines()[0]
+    assert resume.startswith("pagemill run ") and "--backend-option delay_ms=1500" in resume
+    (manifest,) = (json.loads(path.read_text()) for path in (output / "_runs").glob("*.json"))
+    assert manifest["state"] == "interrupted" and manifest["finished_at"]
+
+    rerun = subprocess.run(
+        [*argv[:-3], "--backend-option", "delay_ms=0", "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    table = pads.dataset(output / "pages", format="parquet").to_table()
+    keys = Counter(
+        zip(
+            table.column("source_uri").to_pylist(),
+            table.column("page_index").to_pylist(),
+            strict=True,
+        )
+    )
+    assert len(keys) == 5 and set(keys.values()) == {1}
