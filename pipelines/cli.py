@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pagemill",
         description="Turn piles of PDFs and scans into page-level text in Parquet, on Ray.",
     )
+    parser.add_argument("--version", action="version", version=f"pagemill {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parser.set_defaults(run_parser=_add_run(commands))
     _add_query(commands)
@@ -45,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tesseract's installed language data, and how to add a language.",
     )
     return parser
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("pagemill")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 from typing import Any
 
 import duckdb
@@ -101,16 +102,24 @@ def format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, width
 
 
 def format_table(columns: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table: numbers right-aligned, the rule's ``+`` under each ``|``."""
     widths = [len(name) for name in columns]
     for row in rows:
         widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
-    line = "+".join("-" * (width + 2) for width in widths)
-    out = [" | ".join(name.ljust(width) for name, width in zip(columns, widths, strict=True)), line]
-    out += [
-        " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        for row in rows
-    ]
-    return "\n".join(out)
+
+    def line(cells: list[str], numbers_right: bool) -> str:
+        padded = (
+            cell.rjust(width) if numbers_right and _NUMBER.match(cell) else cell.ljust(width)
+            for cell, width in zip(cells, widths, strict=True)
+        )
+        return " " + " | ".join(padded).rstrip()
+
+    rule = "+".join("-" * (width + 2) for width in widths)
+    return "\n".join([line(columns, False), rule, *(line(row, True) for row in rows)])
+
+
+# A cell that is a number (counts, rates, seconds, percentages): right-aligned so digits line up.
+_NUMBER = re.compile(r"^-?[\d,]+(\.\d+)?( ?(%|s|pages|MB|GB))?$")
 
 
 def _cell(value: Any, width: int) -> str:

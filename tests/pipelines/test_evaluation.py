@@ -140,7 +140,7 @@ def test_a_sample_scores_the_same_pages_of_both_outputs(tmp_path, truth):
     ("extra", "message"),
     [
         (["--group-by", "colour"], "cannot group by colour"),
-        (["--truth-format", "table"], "does not exist"),
+        (["--truth-format", "table"], "no such file or folder"),
     ],
 )
 def test_usage_errors_exit_2_with_a_reason(tmp_path, truth, capsys, extra, message):
