@@ -49,9 +49,28 @@ def _keeping_sigterm_handler() -> Iterator[None]:
     handler = signal.getsignal(signal.SIGTERM)
     try:
         yield
+    except SystemExit as exc:
+        # A SIGTERM while Ray starts meets Ray's own handlers, which stop what they started
+        # and raise SystemExit (15, or 1 once the node is up): to the caller it is the same
+        # interruption as a SIGTERM a moment later.
+        if callable(handler) and _raised_by_ray_signal_handler(exc):
+            raise KeyboardInterrupt("signal SIGTERM") from None
+        raise
     finally:
         if callable(handler) and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, handler)
+
+
+def _raised_by_ray_signal_handler(exc: BaseException) -> bool:
+    trace = exc.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    if trace is None:
+        return False
+    frame = trace.tb_frame
+    return frame.f_code.co_name == "sigterm_handler" and frame.f_globals.get(
+        "__name__", ""
+    ).startswith("ray.")
 
 
 def _init(

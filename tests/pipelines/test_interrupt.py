@@ -18,8 +18,14 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_an_interrupted_run_says_how_to_resume_and_records_it(samples, tmp_path, signum):
+@pytest.mark.parametrize(
+    ("signum", "after_s"),
+    [(signal.SIGINT, 4.0), (signal.SIGTERM, 4.0), (signal.SIGTERM, 0.0)],
+    # 4 s: Ray is up and pages are in the engine; 0 s: Ray is still starting (its own
+    # handlers are in place then)
+    ids=["ctrl-c", "sigterm", "sigterm-while-ray-starts"],
+)
+def test_an_interrupted_run_says_how_to_resume_and_records_it(samples, tmp_path, signum, after_s):
     output = tmp_path / "out"
     argv = [sys.executable, "-m", "pipelines.cli", "run", str(samples / "docs" / "mixed.pdf")]
     argv += [str(samples / "docs" / "scanned-letter.pdf"), str(output), "--backend", "fake"]
@@ -37,7 +43,7 @@ def test_an_interrupted_run_says_how_to_resume_and_records_it(samples, tmp_path,
     while not list((output / "_runs").glob("*.json")) or not (output / "pages").is_dir():
         assert job.poll() is None and time.monotonic() < deadline, job.communicate()[1][-3000:]
         time.sleep(0.2)
-    time.sleep(4)  # Ray is up and pages are in the engine
+    time.sleep(after_s)
     if signum == signal.SIGINT:
         os.killpg(job.pid, signum)  # what a terminal does on Ctrl-C
     else:
