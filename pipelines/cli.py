@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import signal
@@ -271,8 +272,24 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     cluster.add_argument(
         "--strict", action="store_true", help=f"exit {EXIT_STRICT} if any page or document failed"
     )
-    cluster.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="hide Ray Data's progress bars"
+    console = run.add_argument_group("console")
+    console.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress line (on a terminal it is redrawn in place; otherwise printed every "
+        "PAGEMILL_PROGRESS_SECONDS, default 5)",
+    )
+    console.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="print only the summary (and errors): no progress, no warnings",
+    )
+    console.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as one JSON object on stdout, for scripts",
     )
     return run
 
@@ -326,6 +343,26 @@ def parse_backend_options(pairs: Sequence[str], flag: str = "--backend-option") 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args, argv)
+    except KeyboardInterrupt:
+        print("\npagemill: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug of ours: one line here, the traceback in a file
+        from pipelines.console import write_crash_log
+
+        print(f"pagemill: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"pagemill: the full traceback is in {write_crash_log(exc)} (please attach it to a "
+            "bug report)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _dispatch(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None
+) -> int:
     if args.command == "run":
         return _run(parser, _with_preset(parser, args, argv))
     if args.command == "submit":
@@ -412,7 +449,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             address=args.address,
             num_cpus=args.num_cpus,
             gpus=args.gpus,
-            progress=args.progress,
+            progress=args.progress and not args.quiet,
             page_timeout=args.page_timeout,
             document_timeout=args.document_timeout,
             page_memory=args.page_memory,
@@ -433,20 +470,26 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"pagemill: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # the job itself failed (a dead engine): say why, in one line
+        from pipelines.console import write_crash_log
+
         print(f"pagemill: error: the job failed: {failure_reason(exc)}", file=sys.stderr)
         print(
-            "pagemill: finished pages are kept; rerun the same command to resume",
+            "pagemill: finished pages are kept; rerun the same command to resume (the full "
+            f"traceback is in {write_crash_log(exc)})",
             file=sys.stderr,
         )
         return EXIT_FAILED
-    if result.changed_settings:
+    if result.changed_settings and not args.quiet:
         print(
             "pagemill: warning: this OUTPUT's earlier pages were made with other settings ("
             + "; ".join(result.changed_settings)
             + "); they keep theirs, the pages read now use these. --overwrite redoes them all",
             file=sys.stderr,
         )
-    print(render_summary(config, result))
+    if args.json:
+        print(json.dumps(summary_document(config, result), indent=1))
+    else:
+        print(render_summary(config, result))
     if config.strict:
         return _judge_strictly(config.output)
     return EXIT_OK
@@ -507,6 +550,17 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def summary_document(config: RunConfig, result) -> dict[str, object]:
+    """What ``--json`` prints: the summary's fields plus where to find the run."""
+    return {
+        "run_id": result.run_id,
+        "output": config.output,
+        "manifest": result.manifest_path,
+        **result.summary.as_dict(),
+        "changed_settings": result.changed_settings,
+    }
+
+
 def render_summary(config: RunConfig, result) -> str:
     from pipelines.sql import format_table
 
@@ -543,15 +597,17 @@ def render_summary(config: RunConfig, result) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    import json
-
     from pipelines import outputs
     from pipelines.status import collect, render
 
-    if not outputs.has_pages(args.output) and not outputs.read_manifests(args.output):
-        print(f"pagemill: error: {args.output!r} holds no pagemill output", file=sys.stderr)
+    try:
+        if not outputs.has_pages(args.output) and not outputs.read_manifests(args.output):
+            print(f"pagemill: error: {args.output!r} holds no pagemill output", file=sys.stderr)
+            return EXIT_USAGE
+        status = collect(args.output)
+    except ValueError as exc:
+        print(f"pagemill: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    status = collect(args.output)
     if args.format == "json":
         print(json.dumps(status.as_dict(), indent=1, default=str))
     else:
@@ -579,7 +635,10 @@ def entry() -> None:
     After Ctrl-C or SIGTERM the run is recorded and Ray is shut down, but Ray's native threads
     can still crash the interpreter's own shutdown (measured: SIGSEGV or SIGABRT in about one
     run in three after Ctrl-C), turning exit 130 into a crash report."""
-    code = main()
+    from pipelines.console import filtered_stderr
+
+    with filtered_stderr():
+        code = main()
     if code == EXIT_INTERRUPTED:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -115,7 +115,13 @@ def read_manifests(output: str) -> list[dict[str, Any]]:
     for info in filesystem.get_file_info(fs.FileSelector(root)):
         if info.type == fs.FileType.File and info.base_name.endswith(".json"):
             with filesystem.open_input_stream(info.path) as stream:
-                manifests.append(json.loads(stream.read()))
+                try:
+                    manifests.append(json.loads(stream.read()))
+                except ValueError as exc:
+                    raise ValueError(
+                        f"{info.path} is not a readable pagemill manifest ({exc}); move it out "
+                        "of the folder if it is not one"
+                    ) from exc
     return sorted(manifests, key=lambda manifest: manifest.get("started_at", ""))
 
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ops.backends import create
 from ops.batching import BatchPolicy
@@ -27,9 +28,10 @@ from ops.pages import (
     page_key,
     plan_document,
 )
-from ops.schema import IMAGE_COLUMN, UNIT_SCHEMA, to_table
+from ops.schema import IMAGE_COLUMN, STATUS_ERROR, UNIT_SCHEMA, to_table
 from ops.shards import shard_name, write_shard
 from pipelines.isolation import guard_for
+from pipelines.progress import count
 from pipelines.runtime import this_node
 
 PLAN_STAGE = "plan"  # document keys in the flight log
@@ -42,7 +44,10 @@ MAX_BYTES_PER_PAGE_BATCH = 8 * 1024 * 1024
 
 
 def plan_batch(
-    batch: pa.Table, options: ExtractOptions, isolation: IsolationSettings | None = None
+    batch: pa.Table,
+    options: ExtractOptions,
+    isolation: IsolationSettings | None = None,
+    progress: str | None = None,
 ) -> pa.Table:
     """Work units for a batch of documents, leaving out pages that already have rows (resume).
 
@@ -68,7 +73,13 @@ def plan_batch(
                         item["source_uri"], options, item["done_doc_id"], item["done_pages"]
                     )
                 )
+    count(progress, documents=len(items), planned=sum(map(_rows_of, units)))
     return to_table(units, UNIT_SCHEMA)
+
+
+def _rows_of(unit: dict[str, Any]) -> int:
+    """Rows a unit becomes: one per page, or the document's error row."""
+    return 1 if unit.get("error_type") else int(unit["page_stop"]) - int(unit["page_start"])
 
 
 def extract_batch(
@@ -78,6 +89,7 @@ def extract_batch(
     pages_dir: str,
     rows_per_file: int,
     isolation: IsolationSettings | None = None,
+    progress: str | None = None,
 ) -> Iterator[pa.Table]:
     """Page rows for a batch of work units.
 
@@ -99,7 +111,7 @@ def extract_batch(
     limits = isolation.page_limits if isolation else Limits()
     with guard.hold(RENDER_STAGE, keys) if guard else nullcontext():
         yield from _extract_units(
-            units, options, context, pages_dir, rows_per_file, guard, verdicts, limits
+            units, options, context, pages_dir, rows_per_file, guard, verdicts, limits, progress
         )
 
 
@@ -112,6 +124,7 @@ def _extract_units(
     guard: Guard | None,
     verdicts: dict[str, Verdict],
     limits: Limits,
+    progress: str | None,
 ) -> Iterator[pa.Table]:
     finished: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
@@ -132,6 +145,8 @@ def _extract_units(
         for part, start in enumerate(range(0, len(finished), rows_per_file)):
             chunk = to_table(finished[start : start + rows_per_file])
             write_shard(chunk, pages_dir, name if part == 0 else f"{name}-{part}")
+        failed = sum(row.get("status") == STATUS_ERROR for row in finished)
+        count(progress, done=len(finished), failed=failed)
     if pending:
         yield to_table(pending)
 
@@ -170,8 +185,10 @@ class OcrActor:
         fallback: str | None,
         isolation: IsolationSettings | None = None,
         fallback_options: dict[str, str] | None = None,
+        progress: str | None = None,
     ) -> None:
         self._guard = guard_for(isolation)
+        self._progress = progress
         self._runner = OcrRunner(
             create(backend, backend_options),
             orientation=orientation,
@@ -187,7 +204,10 @@ class OcrActor:
         if not self._loaded:
             self._load()
             self._loaded = True
-        return self._runner.process(batch)
+        rows = self._runner.process(batch)
+        failed = pc.sum(pc.equal(rows.column("status"), STATUS_ERROR)).as_py() or 0
+        count(self._progress, done=rows.num_rows, failed=failed)
+        return rows
 
     def _load(self) -> None:
         """Load the engine, counting a process that dies while loading as an engine death: an
