@@ -19,10 +19,12 @@ def run(config: RunConfig):
 
 
 def query(output: str, sql: str):
-    """``(columns, rows)`` of ``sql`` over OUTPUT's ``pages`` view."""
-    from pipelines.sql import run_query
+    """``sql`` (SELECT only) over OUTPUT's ``pages`` view, as a
+    :class:`pipelines.sql.QueryResult`: ``.df()`` (pandas), ``.pl()`` (Polars), ``.arrow()``,
+    ``.records()``, ``.columns``; iterating yields the rows as tuples."""
+    from pipelines.sql import query_table
 
-    return run_query(output, sql)
+    return query_table(output, sql)
 
 
 def evaluate(config: EvalConfig):

@@ -7,9 +7,12 @@ import io
 import json
 import os
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from ops.uris import is_object_store
 from pipelines import outputs
@@ -80,6 +83,65 @@ def run_query(output: str, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         result = connection.execute(sql)
         columns = [description[0] for description in result.description or []]
         return columns, result.fetchall()
+    finally:
+        connection.close()
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """What :func:`pipelines.query` returns: the rows as an Arrow table (DuckDB's types kept),
+    with the conversions a notebook wants. Iterating yields the rows as tuples."""
+
+    table: pa.Table
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.table.column_names)
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        return list(zip(*(column.to_pylist() for column in self.table.columns), strict=True))
+
+    def arrow(self) -> pa.Table:
+        return self.table
+
+    def df(self) -> Any:
+        """A pandas DataFrame."""
+        return self.table.to_pandas()
+
+    def pl(self) -> Any:
+        """A Polars DataFrame (``pip install polars``)."""
+        import polars
+
+        return polars.from_arrow(self.table)
+
+    def records(self) -> list[dict[str, Any]]:
+        return self.table.to_pylist()
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.rows)
+
+    def __repr__(self) -> str:
+        shown = QueryResult(self.table.slice(0, REPR_ROWS)).rows
+        cells = [[_cell(value, 40) for value in row] for row in shown]
+        more = f"\n({self.table.num_rows} rows)" if self.table.num_rows > REPR_ROWS else ""
+        return format_table(self.columns, cells) + more
+
+
+REPR_ROWS = 20
+
+
+def query_table(output: str, sql: str) -> QueryResult:
+    """``sql`` over OUTPUT's ``pages`` view, as an Arrow table (the Python API)."""
+    if not outputs.has_pages(output):
+        raise FileNotFoundError(f"no Parquet pages under {outputs.pages_dir(output)!r}")
+    connection = connect(output)
+    try:
+        check_read_only(connection, sql)
+        return QueryResult(connection.sql(sql).to_arrow_table())
     finally:
         connection.close()
 

@@ -89,9 +89,13 @@ def test_manifest_records_config_counts_and_versions(sample_run):
 
 def test_query_over_the_output(sample_run):
     output, _ = sample_run
-    columns, rows = query(str(output), "SELECT route, count(*) FROM pages GROUP BY 1 ORDER BY 1")
-    assert columns == ["route", "count_star()"]
-    assert rows == [("ocr", 8), ("text", 19), (None, 1)]
+    result = query(str(output), "SELECT route, count(*) AS n FROM pages GROUP BY 1 ORDER BY 1")
+    assert result.columns == ["route", "n"] and len(result) == 3
+    assert list(result) == result.rows == [("ocr", 8), ("text", 19), (None, 1)]
+    assert result.records()[0] == {"route": "ocr", "n": 8}
+    assert result.df()["n"].tolist() == [8, 19, 1]
+    assert result.arrow().schema.field("n").type == "int64"
+    assert repr(result).splitlines()[2].split("|") == [" ocr   ", "  8"]
 
 
 def test_malformed_corpus_every_input_accounted_for(shared_data, tmp_path):
