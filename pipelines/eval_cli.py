@@ -163,8 +163,9 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def format_headline(summary: dict) -> str:
     """The overall table as plain text: one line per output."""
+    width = max([12, *(len(label) + 1 for label in summary["coverage"])])
     lines = [
-        f"{'output':<12} {'pages':>8} {'CER':>7} {'WER':>7} {'NED':>7} {'BoW F1':>7}"
+        f"{'output':<{width}} {'pages':>8} {'CER':>7} {'WER':>7} {'NED':>7} {'BoW F1':>7}"
         f" {'errors':>7} {'missing':>8}"
     ]
     overall = {row["output"]: row for row in summary["overall"]}
@@ -174,13 +175,15 @@ def format_headline(summary: dict) -> str:
         row = overall.get(label) or dict.fromkeys(("cer", "wer", "ned", "bow_f1"), None)
         missing = coverage["truth_missing_from_output"]
         lines.append(
-            f"{label:<12} {row.get('pages', 0):>8,} {_rate(row['cer'])} {_rate(row['wer'])} "
+            f"{label:<{width}} {row.get('pages', 0):>8,} {_rate(row['cer'])} {_rate(row['wer'])} "
             f"{_rate(row['ned'])} {_rate(row['bow_f1'])} {coverage['error_rows']:>7,} "
             f"{'—' if missing is None else format(missing, ','):>8}"
         )
         superseded = coverage.get("superseded_rows")
         if superseded:
-            lines.append(f"{'':<12} {superseded:,} superseded rows skipped (not yet reconciled)")
+            lines.append(
+                f"{'':<{width}} {superseded:,} superseded rows skipped (not yet reconciled)"
+            )
     for shard in (s for c in summary["coverage"].values() for s in c["unreadable_shards"]):
         lines.append(f"unreadable shard {shard['shard']}: {shard['reason']}")
     for label, bench in (summary.get("bench") or {}).items():

@@ -34,7 +34,7 @@ class EvalConfig:
     sample: float | None = None  # a fraction (0, 1], or a page count above 1
     group_by: tuple[str, ...] = ("route", "backend")
     workers: int | None = None  # scoring tasks in flight; default: the cluster's CPUs
-    labels: tuple[str, ...] = ()  # names of the outputs in the report; default A, B
+    labels: tuple[str, ...] = ()  # names of the outputs in the report; default: folder names
     judge_model: str | None = None  # an LLM/VLM judge grades a sample of scored pages
     judge_url: str | None = None  # OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)
     judge_api_key_env: str = "OPENAI_API_KEY"  # the variable's name; the key is never stored
@@ -71,7 +71,7 @@ class EvalConfig:
             if len(self.labels) != len(self.outputs):
                 raise ValueError("give one --label per output")
             return self.labels
-        return ("A", "B")[: len(self.outputs)] if len(self.outputs) > 1 else ("output",)
+        return default_labels(self.outputs)
 
     def report_dir(self) -> str:
         """Absolute (a relative path would be resolved in the report task's directory)."""
@@ -147,3 +147,20 @@ def summary_header(config: EvalConfig, labels: tuple[str, ...], truth: Any) -> d
             "casefold": config.casefold,
         },
     }
+
+
+def default_labels(outputs: tuple[str, ...]) -> tuple[str, ...]:
+    """Each output's folder name (``run-a``, ``run-b``), with as many parent folders as it takes
+    to tell them apart (``2024/out`` and ``2025/out``); ``A``/``B`` only when nothing does."""
+    parts = [
+        [part for part in output.split("?", 1)[0].rstrip("/").split("/") if part]
+        for output in outputs
+    ]
+    longest = max((len(names) for names in parts), default=0)
+    for depth in range(1, longest + 1):
+        labels = tuple(
+            "/".join(names[-depth:]) or output for names, output in zip(parts, outputs, strict=True)
+        )
+        if len(set(labels)) == len(labels):
+            return labels
+    return ("A", "B", "C", "D")[: len(outputs)] if len(outputs) > 1 else ("output",)

@@ -234,25 +234,31 @@ def _dot_paths(points: Sequence[tuple[float, float]], left: int, top: int, size:
 
 def scatter_svg(points: Sequence[tuple[float, float]], label_a: str, label_b: str) -> str:
     """CER of A (x) against CER of B (y) for each page, with the diagonal of equal CER: points
-    below it are pages where B did better."""
+    below it are pages where B did better.
+
+    Both axes end at the round number just above the largest CER drawn (not always at 1): good
+    outputs put nearly every page under a few percent, which on a 0-1 axis all land in the
+    corner pixel, one dot."""
     size, left, top = 340, 50, 12
     width, height = left + size + 14, top + size + 40
+    maximum = nice_ceiling(max((max(a, b) for a, b in points), default=0.0))
     parts = [
         _svg(width, height),
         f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="#555"/>',
         f'<line x1="{left}" y1="{top + size}" x2="{left + size}" y2="{top}" stroke="#999" '
         'stroke-dasharray="4 3"/>',
     ]
-    for tick in range(5):
-        offset = size * tick / 4
+    for tick in axis_ticks(maximum):
+        offset = size * tick / maximum
         parts.append(
             f'<text x="{_n(left + offset)}" y="{top + size + 14}" '
-            f'text-anchor="middle">{tick / 4:g}</text>'
+            f'text-anchor="middle">{_tick(tick)}</text>'
         )
         parts.append(
             f'<text x="{left - 4}" y="{_n(top + size - offset + 4)}" '
-            f'text-anchor="end">{tick / 4:g}</text>'
+            f'text-anchor="end">{_tick(tick)}</text>'
         )
+    points = [(a / maximum, b / maximum) for a, b in points]
     a, b = escape(label_a), escape(label_b)
     parts += [
         *_dot_paths(points, left, top, size),

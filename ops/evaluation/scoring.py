@@ -418,8 +418,9 @@ class _Ranked(dict):
 
 
 def worst_pages(lists: Iterable[list[dict[str, Any]]], limit: int) -> list[dict[str, Any]]:
-    """The overall worst pages from the per-task lists, highest CER first."""
-    merged = [dict(entry) for entries in lists for entry in entries]
+    """The overall worst pages from the per-task lists, highest CER first; pages that match
+    their truth exactly (CER 0) are not "worst" however few bad ones there are."""
+    merged = [dict(entry) for entries in lists for entry in entries if entry["cer"] > 0]
     merged.sort(key=lambda entry: (-entry["cer"], entry["source_uri"], str(entry["page_number"])))
     return merged[:limit]
 

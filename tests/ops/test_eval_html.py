@@ -359,6 +359,14 @@ def test_scatter_is_capped_deterministic_and_clipped() -> None:
     assert "CER A" in svg and "CER B" in svg and "stroke-dasharray" in svg
 
 
+def test_scatter_zooms_to_the_cers_drawn() -> None:
+    # Good outputs: every page under 4% CER. On a 0-1 axis they were one dot in the corner.
+    points = [(i / 500, i / 1000) for i in range(20)]
+    svg = scatter_svg(points, "A", "B")
+    assert svg.count("h0") == 20 and ">4%<" in svg and ">100%<" not in svg
+    assert scatter_svg([(0.0, 0.0)], "A", "B").count("h0") == 1  # nothing to zoom into: 0-100%
+
+
 def test_size_is_bounded_by_aggregation() -> None:
     large = {label: [(i * 7919 % 100_000) / 80_000 for i in range(100_000)] for label in "AB"}
     small = {label: values[:1000] for label, values in large.items()}

@@ -125,6 +125,13 @@ def test_worst_pages_keep_the_highest_cer_with_texts():
     assert merged[0]["truth"] == "abcdefghij" and merged[0]["text"] == "a"
 
 
+def test_pages_that_match_their_truth_are_never_worst_pages():
+    truth = index([(f"p{i}", 1, "abcdefghij") for i in range(4)])
+    rows = [row(f"/in/p{i}.pdf", 1, "abcdefghij" if i else "abcdefghiX") for i in range(4)]
+    merged = worst_pages([score(rows, truth, worst=5).worst], 20)
+    assert [(entry["source_uri"], entry["cer"]) for entry in merged] == [("/in/p0.pdf", 0.1)]
+
+
 def test_a_shard_that_cannot_be_read_is_a_failure_not_an_exception(tmp_path):
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"PAR1 this is not parquet")

@@ -15,6 +15,7 @@ import pytest
 from ops.backends.base import MissingDependency
 from ops.schema import PAGE_SCHEMA, to_table
 from pipelines.cli import EXIT_USAGE, main
+from pipelines.eval_config import default_labels
 from pipelines.evaluation import EvalConfig, evaluate
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
@@ -26,6 +27,12 @@ TRUTH = {
     "beta.gt.txt": "Sphinx of black quartz, judge my vow.\n\nHow vexingly quick daft zebras jump!",
     "gamma/0001.txt": "A page that no output row ever reaches.",
 }
+
+
+def only(by_label: dict) -> object:
+    """The one output's entry (keyed by its folder name)."""
+    (value,) = by_label.values()
+    return value
 
 
 def page(uri, number, text, count, status="ok", backend="tesseract"):
@@ -91,7 +98,7 @@ def test_scores_coverage_and_report_files(tmp_path, truth):
 
     summary = json.loads((output / "_eval" / "summary.json").read_text())
     assert summary == result.summary
-    coverage = summary["coverage"]["output"]
+    coverage = only(summary["coverage"])
     assert coverage["shards"] == 3 and coverage["rows"] == 5
     (unreadable,) = coverage["unreadable_shards"]
     assert unreadable["shard"].endswith("part-9.parquet") and "cannot read" in unreadable["reason"]
@@ -121,8 +128,9 @@ def test_compare_two_outputs_page_by_page(tmp_path, truth, capsys):
     argv = ["eval", "--compare", str(better), str(tmp_path / "b"), "--truth", str(truth)]
     assert main([*argv, "--report", str(report), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "A better on 1" in printed and "report:" in printed
+    assert "a better on 1" in printed and "report:" in printed  # labelled by folder name
     compared = json.loads((report / "summary.json").read_text())["compare"]
+    assert compared["labels"] == ["a", "b"]
     assert compared["pages"] == 3  # alpha 1, alpha 2, beta whole
     assert (compared["a_better"], compared["b_better"], compared["ties"]) == (1, 0, 2)
     assert compared["cer_a"] == 0.0 and compared["cer_b"] > 0
@@ -131,7 +139,7 @@ def test_compare_two_outputs_page_by_page(tmp_path, truth, capsys):
 def test_a_sample_scores_the_same_pages_of_both_outputs(tmp_path, truth):
     output = make_output(tmp_path / "out", PERFECT)
     config = EvalConfig(outputs=(str(output),), truth=str(truth), sample=0.5, progress=False)
-    coverage = evaluate(config).summary["coverage"]["output"]
+    coverage = only(evaluate(config).summary["coverage"])
     assert coverage["sampled_out"] + coverage["scored_pages"] + coverage["no_truth"] <= 5
     assert coverage["truth_missing_from_output"] is None  # unknowable under a sample
 
@@ -188,7 +196,7 @@ def test_olmocr_bench_tests_run_on_the_output(tmp_path):
     for category, lines in tests.items():
         (bench / f"{category}.jsonl").write_text("\n".join(json.dumps(t) for t in lines))
     result = evaluate(EvalConfig(outputs=(str(output),), truth=str(bench), progress=False))
-    scored = result.summary["bench"]["output"]
+    scored = only(result.summary["bench"])
     rates = {c["name"]: (c["passed"], c["total"]) for c in scored["categories"]}
     # "six dozen" is not on page 2; gone.pdf is not in the output; the implicit baseline tests
     # (one per PDF) pass on real text and fail on the missing PDF.
@@ -200,7 +208,7 @@ def test_olmocr_bench_tests_run_on_the_output(tmp_path):
 
     # Under a sample, tests of pages left out are not run, and so do not count as failures.
     config = EvalConfig(outputs=(str(output),), truth=str(bench), sample=0.5, progress=False)
-    sampled = evaluate(config).summary["bench"]["output"]
+    sampled = only(evaluate(config).summary["bench"])
     assert sampled["tests"] < scored["tests"]
     assert sampled["missing_pages"] <= 2
 
@@ -220,9 +228,9 @@ def test_an_llm_judge_grades_a_sample_of_pages(tmp_path, truth, capsys):
     assert sorted(row["source_uri"] for row in judged) == ["/in/alpha.pdf", "/in/alpha.pdf"]
     assert {row["raw_score"] for row in judged} == {4}
     assert {row["graded_against"] for row in judged} == {"truth"}
-    summary = json.loads((output / "_eval" / "summary.json").read_text())["judge"]["output"]
+    summary = only(json.loads((output / "_eval" / "summary.json").read_text())["judge"])
     assert summary["valid"] == 2 and summary["mean_score"] == pytest.approx(0.75)
-    assert "judge judge-1 on output: 2/2 pages graded" in capsys.readouterr().out
+    assert "judge judge-1 on out: 2/2 pages graded" in capsys.readouterr().out
 
 
 def test_an_output_given_as_a_uri_is_listed_and_read_through_its_filesystem(tmp_path, truth):
@@ -237,8 +245,8 @@ def test_an_output_given_as_a_uri_is_listed_and_read_through_its_filesystem(tmp_
         progress=False,
     )
     summary = evaluate(config).summary
-    assert summary["coverage"]["output"]["shards"] == 2
-    assert summary["coverage"]["output"]["scored_pages"] == 2
+    assert only(summary["coverage"])["shards"] == 2
+    assert only(summary["coverage"])["scored_pages"] == 2
     assert summary["overall"][0]["cer"] == 0.0
 
 
@@ -255,7 +263,7 @@ def test_rows_a_run_superseded_are_skipped_not_scored_twice(tmp_path, truth, cap
     argv = ["eval", str(output), "--truth", str(truth), "--no-progress"]
     assert main(argv) == 0
     summary = json.loads((output / "_eval" / "summary.json").read_text())
-    coverage = summary["coverage"]["output"]
+    coverage = only(summary["coverage"])
     assert coverage["superseded_rows"] == 2 and coverage["error_rows"] == 0
     assert sum(coverage["superseded_reasons"].values()) == 2
     assert coverage["scored_pages"] == 2 and summary["overall"][0]["cer"] == 0.0
@@ -285,7 +293,7 @@ def test_the_judge_grades_the_pages_asked_for_even_when_truth_is_sparse(tmp_path
             progress=False,
         )
         summary = evaluate(config).summary
-    assert summary["judge"]["output"]["pages"] == 4
+    assert only(summary["judge"])["pages"] == 4
 
 
 def test_an_output_with_no_scored_page_still_gets_its_line(tmp_path, truth, capsys):
@@ -297,7 +305,7 @@ def test_an_output_with_no_scored_page_still_gets_its_line(tmp_path, truth, caps
     argv = ["eval", "--compare", str(good), str(tmp_path / "b"), "--truth", str(truth)]
     assert main([*argv, "--report", str(tmp_path / "cmp"), "--no-progress"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    (line_b,) = [line for line in lines if line.startswith("B ")]
+    (line_b,) = [line for line in lines if line.startswith("b ")]
     assert line_b.split()[1:3] == ["0", "—"] and line_b.split()[-2] == "2"  # 2 error rows
 
 
@@ -320,8 +328,8 @@ def test_relative_paths_mean_the_callers_directory_not_the_workers(tmp_path, mon
     )
     monkeypatch.chdir(tmp_path)
     result = evaluate(EvalConfig(outputs=("out",), truth="truth", report="rep", progress=False))
-    assert result.summary["coverage"]["output"]["scored_documents"] == 1
-    assert result.summary["coverage"]["output"]["truth_unreadable"] == 0
+    assert only(result.summary["coverage"])["scored_documents"] == 1
+    assert only(result.summary["coverage"])["truth_unreadable"] == 0
     assert (tmp_path / "rep" / "index.html").exists()
 
 
@@ -343,3 +351,10 @@ def test_a_judge_that_cannot_run_is_reported_before_any_scoring(tmp_path, truth,
     with pytest.raises(MissingDependency, match="pagemill\\[openai\\]"):
         evaluate(replace(config, judge_concurrency=2))
     assert not (output / "_eval").exists()
+
+
+def test_outputs_are_labelled_by_their_folder_names():
+    assert default_labels(("/runs/tesseract",)) == ("tesseract",)
+    assert default_labels(("/runs/a/", "s3://bucket/runs/b?region=x")) == ("a", "b")
+    assert default_labels(("/2024/out", "/2025/out")) == ("2024/out", "2025/out")
+    assert default_labels(("/same/out", "/same/out")) == ("A", "B")
