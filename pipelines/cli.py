@@ -18,6 +18,7 @@ from ops.routing import RouteMode
 from pipelines.cli_common import HelpFormatter, add_password_options, number
 from pipelines.config import RunConfig
 from pipelines.eval_cli import add_eval, run_eval
+from pipelines.export_cli import add_export, run_export
 from pipelines.presets import PRESETS
 from pipelines.presets import describe as describe_presets
 from pipelines.submit import add_submit, run_submit
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_status(commands)
     add_eval(commands)
     add_submit(commands, HelpFormatter)
+    add_export(commands, HelpFormatter)
     _add_bench(commands)
     commands.add_parser(
         "languages",
@@ -373,6 +375,8 @@ def _dispatch(
         return _status(args)
     if args.command == "eval":
         return run_eval(args)
+    if args.command == "export":
+        return run_export(args)
     if args.command == "languages":
         return _languages()
     from pipelines.bench import main as bench_main

@@ -22,7 +22,9 @@ class ReadOnlyQuery(ValueError):
     """The SQL would do more than read the output."""
 
 
-def connect(output: str) -> duckdb.DuckDBPyConnection:
+def connect(
+    output: str, memory_mb: int | None = None, spill_dir: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that can read OUTPUT's pages and nothing else on the file system: no
     other file, no ATTACH, and (locked) no way to switch that off from SQL.
 
@@ -31,6 +33,11 @@ def connect(output: str) -> duckdb.DuckDBPyConnection:
     own httpfs extension would be downloaded at run time, which pagemill never does. Filters and
     column choices still reach the dataset, so only what a query needs is fetched."""
     connection = duckdb.connect(":memory:")
+    if memory_mb is not None:  # a bounded sort (export): spill to ``spill_dir`` beyond it
+        connection.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
+    if spill_dir is not None:
+        escaped = spill_dir.replace("'", "''")
+        connection.execute(f"SET temp_directory = '{escaped}'")
     pages = outputs.pages_dir(output).rstrip("/")
     if is_object_store(pages):
         connection.register("pagemill_pages", _remote_pages(output))

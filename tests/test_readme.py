@@ -121,3 +121,4 @@ def test_the_runnable_blocks_run_as_written(tmp_path):
                 assert done.returncode == 0, f"{path.name}:{number}: {line}\n{done.stderr[-3000:]}"
     assert (tmp_path / "out" / "pages").is_dir()
     assert (tmp_path / "out" / "_eval" / "index.html").is_file()
+    assert (tmp_path / "out-export" / "markdown" / "mixed.md").is_file()

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from pyarrow import fs
 
+from ops.exports import markdown_pages
 from tests.conftest import PAGES_PER_DOCUMENT
 from tests.processes import free_ports, stop_group
 
@@ -161,6 +162,16 @@ def test_run_status_query_and_eval_on_s3(store, samples):
     report = json.loads(store.read(f"{BUCKET}/out/_eval/summary.json"))
     (coverage,) = report["coverage"].values()
     assert coverage["scored_pages"] == 13 and coverage["unreadable_shards"] == []
+
+    exported = pagemill(
+        store, "export", store.uri("out"), store.uri("export"), "--format", "markdown,dolma"
+    )
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    markdown = store.read(f"{BUCKET}/export/markdown/mixed.md").decode()
+    assert markdown_pages(markdown).keys() == {1, 2, 3}
+    (dolma,) = store.files("export/dolma/documents")
+    documents = store.read(dolma).decode().strip().split("\n")  # pyarrow un-gzips .gz reads
+    assert len(documents) == len(PAGES_PER_DOCUMENT)  # the broken file has no Dolma record
 
     # The credentials came from the environment and went nowhere else.
     for text in (done.stdout, done.stderr, status.stdout, evaluated.stdout, evaluated.stderr):
