@@ -21,6 +21,7 @@ from pipelines.eval_cli import add_eval, run_eval
 from pipelines.export_cli import add_export, run_export
 from pipelines.presets import PRESETS
 from pipelines.presets import describe as describe_presets
+from pipelines.show import add_show, run_show
 from pipelines.submit import add_submit, run_submit
 
 EXIT_OK = 0
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval(commands)
     add_submit(commands, HelpFormatter)
     add_export(commands, HelpFormatter)
+    add_show(commands, HelpFormatter)
     _add_bench(commands)
     commands.add_parser(
         "languages",
@@ -377,6 +379,8 @@ def _dispatch(
         return run_eval(args)
     if args.command == "export":
         return run_export(args)
+    if args.command == "show":
+        return run_show(args)
     if args.command == "languages":
         return _languages()
     from pipelines.bench import main as bench_main
