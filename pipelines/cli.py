@@ -276,6 +276,28 @@ def _add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     cluster.add_argument(
         "--strict", action="store_true", help=f"exit {EXIT_STRICT} if any page or document failed"
     )
+    cluster.add_argument(
+        "--metrics-port",
+        type=number(int, 1, 65535),
+        default=None,
+        metavar="PORT",
+        help="a locally started Ray serves its metrics, pagemill's included, for Prometheus at "
+        "http://127.0.0.1:PORT/metrics (a cluster's own agents export them already)",
+    )
+    cluster.add_argument(
+        "--price-per-core-hour",
+        type=number(float, 0),
+        default=None,
+        metavar="PRICE",
+        help="what a CPU core-hour costs you: the summary adds the price per million pages",
+    )
+    cluster.add_argument(
+        "--price-per-gpu-hour",
+        type=number(float, 0),
+        default=None,
+        metavar="PRICE",
+        help="what a GPU-hour costs you (with model backends on GPUs)",
+    )
     console = run.add_argument_group("console")
     console.add_argument(
         "--no-progress",
@@ -462,6 +484,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             document_timeout=args.document_timeout,
             page_memory=args.page_memory,
             max_attempts=args.max_attempts,
+            price_per_core_hour=args.price_per_core_hour,
+            price_per_gpu_hour=args.price_per_gpu_hour,
+            metrics_port=args.metrics_port,
         )
     except ValueError as exc:
         print(f"pagemill: error: {exc}", file=sys.stderr)
@@ -565,11 +590,13 @@ def summary_document(config: RunConfig, result) -> dict[str, object]:
         "output": config.output,
         "manifest": result.manifest_path,
         **result.summary.as_dict(),
+        "cost": result.cost,
         "changed_settings": result.changed_settings,
     }
 
 
 def render_summary(config: RunConfig, result) -> str:
+    from pipelines.cost import describe as describe_cost
     from pipelines.sql import format_table
 
     summary = result.summary
@@ -589,6 +616,7 @@ def render_summary(config: RunConfig, result) -> str:
     rows += [
         ["wall time", f"{summary.wall_seconds:.1f} s"],
         ["pages/s", f"{summary.pages_per_second:.1f}"],
+        *([name, value] for name, value in describe_cost(result.cost)),
         ["output", f"{config.output}/pages"],
         ["manifest", result.manifest_path],
     ]

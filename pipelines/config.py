@@ -76,6 +76,9 @@ class RunConfig:
     page_memory: int | None = 2048  # MB a page may add to its worker in pdfium; None: off
     max_attempts: int = 2  # worker deaths a page may cause before it becomes an error row
     preset: str | None = None  # recorded in the manifest; the CLI applied its values
+    metrics_port: int | None = None  # a locally started Ray serves Prometheus metrics here
+    price_per_core_hour: float | None = None  # for the summary's price per million pages
+    price_per_gpu_hour: float | None = None
 
     def resolved_password(self) -> str | None:
         return default_password(self.password, self.password_file)

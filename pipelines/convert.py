@@ -20,6 +20,7 @@ from ops.reconcile import reconcile
 from ops.uris import check_no_credentials
 from pipelines import outputs
 from pipelines.config import RunConfig
+from pipelines.cost import cost_figures
 from pipelines.inputs import resolve_inputs
 from pipelines.lock import OutputLock
 from pipelines.lock import describe as describe_lock
@@ -35,6 +36,7 @@ class RunResult:
     manifest_path: str
     # Result settings this resume changed from the output's last run (``name: old -> new``).
     changed_settings: list[str] = field(default_factory=list)
+    cost: dict[str, Any] = field(default_factory=dict)  # pipelines.cost.cost_figures
 
 
 def new_run_id() -> str:
@@ -110,10 +112,19 @@ def _run_holding_lock(
         documents_skipped=resume.documents_done,
         pages_skipped=resume.pages_done,
     )
-    manifest.update(state="finished", finished_at=datetime.now(UTC).isoformat())
+    cost = cost_figures(
+        manifest.get("stages", {}),
+        manifest.get("gpu_seconds", 0.0),
+        summary.pages,
+        summary.route_pages(),
+        summary.route_seconds,
+        config.price_per_core_hour,
+        config.price_per_gpu_hour,
+    )
+    manifest.update(state="finished", finished_at=datetime.now(UTC).isoformat(), cost=cost)
     manifest.update(summary.as_dict())
     path = outputs.write_manifest(config.output, run_id, manifest)
-    return RunResult(run_id, summary, path, changed)
+    return RunResult(run_id, summary, path, changed, cost)
 
 
 def failure_reason(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ written by the page tasks themselves; the graph's own output is one small row pe
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,7 +25,7 @@ from pipelines import outputs, scheduling
 from pipelines.config import RunConfig
 from pipelines.console import quiet_ray_data
 from pipelines.isolation import start_recorder
-from pipelines.progress import ProgressReporter, start_counter
+from pipelines.progress import ProgressReporter, final_counts, stage_times, start_counters
 from pipelines.runtime import cluster_cpus, ensure_ray, job_gpus
 from pipelines.stages import OcrActor, extract_batch, plan_batch, write_batch
 
@@ -46,7 +47,7 @@ def execute(
 ) -> dict[str, Any]:
     """Run the graph over ``todo`` (see :func:`pipelines.resume.plan_resume`) on the configured
     Ray cluster; returns what the manifest records about it."""
-    started_ray = ensure_ray(config.address, config.num_cpus, config.gpus)
+    started_ray = ensure_ray(config.address, config.num_cpus, config.gpus, config.metrics_port)
     try:
         with data_context(config):
             pool = scheduling.plan_pool(
@@ -58,17 +59,24 @@ def execute(
             context = RowContext(run_id=run_id, pipeline_version=ops.__version__)
             isolation = config.isolation(f"pagemill-flight-{run_id}")
             recorder = start_recorder(isolation)
-            progress = f"pagemill-progress-{run_id}" if config.progress else None
-            dataset = build_dataset(todo, config, context, pool, isolation, progress)
-            if progress is None:
-                dataset.materialize()
-            else:
-                counter = start_counter(progress)
-                with ProgressReporter(counter, documents_total=len(todo)):
+            counters_name = f"pagemill-counters-{run_id}"
+            counters = start_counters(counters_name, run_id)
+            dataset = build_dataset(todo, config, context, pool, isolation, counters_name)
+            began = time.perf_counter()
+            if config.progress:
+                with ProgressReporter(counters, documents_total=len(todo)):
                     dataset.materialize()
+            else:
+                dataset.materialize()
+            graph_seconds = time.perf_counter() - began
+            counts = final_counts(counters, documents_total=len(todo))
             return {
                 "cluster": {"cpus": cluster_cpus(), "ocr_pool": pool.describe()},
                 "worker_deaths": ray.get(recorder.deaths.remote()),
+                "stages": stage_times(counts),
+                "graph_wall_s": round(graph_seconds, 3),
+                # GPUs the pool held for the whole graph (a fixed pool: one engine per GPU).
+                "gpu_seconds": round(pool.size * pool.actor_gpus * graph_seconds, 3),
             }
     finally:
         if started_ray:
@@ -176,7 +184,11 @@ def build_dataset(
         write_batch,
         batch_format="pyarrow",
         batch_size=min(OCR_ROWS_PER_FILE, config.rows_per_file),
-        fn_kwargs={"pages_dir": outputs.pages_dir(config.output), "run_id": context.run_id},
+        fn_kwargs={
+            "pages_dir": outputs.pages_dir(config.output),
+            "run_id": context.run_id,
+            "progress": progress,
+        },
         **scheduling.write_task_kwargs(),
     )
 

@@ -1,14 +1,15 @@
-"""Run progress in pages: counted by the stages, reported by the driver.
+"""Run progress and run counters: counted by the stages, reported by the driver.
 
 Ray Data's own bars count blocks per operator (17 of them redrawn on a terminal, a wall of log
 lines without one), which says little about a page pipeline. Here the planning tasks add the
-pages they plan, the page tasks and OCR actors the rows they finish, to one small named actor;
-the driver polls it and prints one line: pages done / total, pages/s, ETA. On a terminal that
-line is redrawn in place; elsewhere (CI, ``| tee``, a Ray job's log) it is printed every few
-seconds.
+pages they plan, the page tasks and OCR actors the rows they finish, and every stage the wall
+and CPU time of its batches, to one small named actor per run. It exports them as Ray metrics
+(Prometheus, the Ray dashboard); the driver polls it for one progress line (pages done / total,
+pages/s, ETA), redrawn in place on a terminal and printed every few seconds elsewhere (CI,
+``| tee``, a Ray job's log), and records the stage times in the manifest (:mod:`pipelines.cost`).
 
-Counting is best effort by design: a lost update makes the line wrong for a moment, never a
-page wrong, so stages send it without waiting and ignore failures.
+Counting is best effort by design: a lost update makes a figure wrong, never a page, so stages
+send updates without waiting and ignore failures.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -30,38 +33,106 @@ POLL_TIMEOUT_S = 2.0
 FINAL_TRIES, FINAL_WAIT_S = 10, 0.1
 
 
+# What the counters export as Ray metrics (Prometheus and the Ray dashboard read them; Ray
+# prefixes each name with ``ray_``): name -> (counter key, description).
+METRICS = {
+    "pagemill_documents_planned": ("documents", "documents opened and cut into page work"),
+    "pagemill_pages_planned": ("planned", "page rows the planned documents will produce"),
+    "pagemill_pages_done": ("done", "page rows finished (written, or read by the engine)"),
+    "pagemill_pages_failed": ("failed", "page rows that are errors"),
+}
+STAGE_METRICS = {
+    "pagemill_stage_seconds": ("wall_s", "wall time the stage's batches took, summed"),
+    "pagemill_stage_cpu_seconds": ("cpu_s", "CPU time of the stage's batches, summed"),
+}
+STAGE_KEY = "{kind}:{stage}"  # stage times in the counts, e.g. "cpu_s:ocr"
+
+
 @ray.remote(num_cpus=0, max_restarts=-1)
-class ProgressCounter:
-    def __init__(self) -> None:
-        self._counts = {"documents": 0, "planned": 0, "done": 0, "failed": 0}
+class RunCounters:
+    """The run's counts and stage times, also exported as Ray metrics tagged with the run."""
 
-    def add(self, **counts: int) -> None:
+    def __init__(self, run_id: str) -> None:
+        from ray.util import metrics
+
+        self._counts: dict[str, float] = {"documents": 0, "planned": 0, "done": 0, "failed": 0}
+        self._tags = {"run": run_id}
+        self._metrics = {
+            key: metrics.Counter(name, description=text, tag_keys=("run",))
+            for name, (key, text) in METRICS.items()
+        }
+        self._stage_metrics = {
+            kind: metrics.Counter(name, description=text, tag_keys=("run", "stage"))
+            for name, (kind, text) in STAGE_METRICS.items()
+        }
+
+    def add(self, counts: dict[str, float]) -> None:
         for key, value in counts.items():
-            self._counts[key] += value
+            self._counts[key] = self._counts.get(key, 0) + value
+            if value <= 0:  # Ray's counters only go up
+                continue
+            if key in self._metrics:
+                self._metrics[key].inc(value, tags=self._tags)
+            elif ":" in key:
+                kind, stage = key.split(":", 1)
+                if kind in self._stage_metrics:
+                    self._stage_metrics[kind].inc(value, tags={**self._tags, "stage": stage})
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> dict[str, float]:
         return dict(self._counts)
 
 
-def start_counter(name: str):
-    """The run's counter actor; the driver keeps the handle, so it lives as long as the run."""
-    return ProgressCounter.options(name=name).remote()
+def start_counters(name: str, run_id: str):
+    """The run's counters actor; the driver keeps the handle, so it lives as long as the run."""
+    return RunCounters.options(name=name).remote(run_id)
 
 
 _COUNTERS: dict[str, Any] = {}
 
 
-def count(name: str | None, **counts: int) -> None:
-    """Add to the run's counter from a stage (no-op without one); never waits, never raises."""
+def count(name: str | None, **counts: float) -> None:
+    """Add to the run's counters from a stage (no-op without them); never waits, never raises."""
+    add(name, counts)
+
+
+def add(name: str | None, counts: dict[str, float]) -> None:
     if name is None or not any(counts.values()):
         return
     try:
         counter = _COUNTERS.get(name)
         if counter is None:
             counter = _COUNTERS[name] = ray.get_actor(name)
-        counter.add.remote(**counts)
-    except Exception:  # progress must never fail a page
+        counter.add.remote(counts)
+    except Exception:  # counting must never fail a page
         _COUNTERS.pop(name, None)
+
+
+@contextmanager
+def timed(name: str | None, stage: str) -> Iterator[None]:
+    """Add the wall and CPU time of the block to the stage's totals. CPU time is the worker
+    process's (a Ray worker runs one task or actor call at a time, so it is this batch's, the
+    engine's own threads included)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        add(
+            name,
+            {
+                STAGE_KEY.format(kind="wall_s", stage=stage): time.perf_counter() - wall,
+                STAGE_KEY.format(kind="cpu_s", stage=stage): time.process_time() - cpu,
+            },
+        )
+
+
+def stage_times(counts: dict[str, float]) -> dict[str, dict[str, float]]:
+    """``{stage: {"wall_s": .., "cpu_s": ..}}`` out of a counters snapshot."""
+    stages: dict[str, dict[str, float]] = {}
+    for key, value in counts.items():
+        kind, _, stage = key.partition(":")
+        if stage and kind in ("wall_s", "cpu_s"):
+            stages.setdefault(stage, {"wall_s": 0.0, "cpu_s": 0.0})[kind] = round(value, 3)
+    return stages
 
 
 @dataclass(frozen=True)
@@ -158,9 +229,12 @@ class ProgressReporter:
         except Exception:  # a slow or restarting counter skips one line
             return None
         return Snapshot(
+            documents=int(counts["documents"]),
+            planned=int(counts["planned"]),
+            done=int(counts["done"]),
+            failed=int(counts["failed"]),
             documents_total=self._documents_total,
             seconds=time.monotonic() - self._began,
-            **counts,
         )
 
     def _print(self, snapshot: Snapshot | None) -> None:
@@ -172,6 +246,21 @@ class ProgressReporter:
         else:
             self._stream.write(snapshot.line() + "\n")
         self._stream.flush()
+
+
+def final_counts(counters: Any, documents_total: int) -> dict[str, float]:
+    """The counters once the graph is done: the stages' last updates are sent without waiting,
+    so they can still be on their way; waits (briefly) until every planned row is counted."""
+    counts: dict[str, float] = {}
+    for _ in range(FINAL_TRIES):
+        try:
+            counts = ray.get(counters.snapshot.remote(), timeout=POLL_TIMEOUT_S)
+        except Exception:  # the counts are for the record: a missing one is no failure
+            return counts
+        if counts["documents"] >= documents_total and counts["done"] >= counts["planned"]:
+            break
+        time.sleep(FINAL_WAIT_S)
+    return counts
 
 
 def _is_tty(stream: TextIO) -> bool:

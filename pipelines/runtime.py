@@ -26,7 +26,10 @@ class ClusterUnreachable(ConnectionError):
 
 
 def ensure_ray(
-    address: str | None = None, num_cpus: int | None = None, num_gpus: float | None = None
+    address: str | None = None,
+    num_cpus: int | None = None,
+    num_gpus: float | None = None,
+    metrics_port: int | None = None,
 ) -> bool:
     """Make sure Ray is up; returns True when this call started it (and should shut it down).
 
@@ -36,6 +39,8 @@ def ensure_ray(
         return False
     target = address or os.environ.get("RAY_ADDRESS")
     common = {"logging_level": logging.WARNING, "log_to_driver": True}
+    if metrics_port is not None and not target:  # a cluster's own agents export its metrics
+        common["_metrics_export_port"] = metrics_port
     with _keeping_sigterm_handler():
         _init(target, num_cpus, num_gpus, common)
     return True

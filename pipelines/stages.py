@@ -31,11 +31,15 @@ from ops.pages import (
 from ops.schema import IMAGE_COLUMN, STATUS_ERROR, UNIT_SCHEMA, to_table
 from ops.shards import shard_name, write_shard
 from pipelines.isolation import guard_for
-from pipelines.progress import count
+from pipelines.progress import count, timed
 from pipelines.runtime import this_node
 
 PLAN_STAGE = "plan"  # document keys in the flight log
 LOAD_STAGE = "load"
+WRITE_STAGE = "write"
+# Stage names in the run's timings (pipelines.progress): the page tasks read text layers,
+# render, and write the text-route shards.
+PAGES_STAGE = "pages"
 
 # OCR-route output of the page stage is cut at whichever comes first, so that a unit of large
 # rendered pages never sits in one oversized table.
@@ -54,7 +58,16 @@ def plan_batch(
     Opening a document runs under the per-document deadline; a document that killed workers
     before is planned alone, and becomes an error row once it has done so too often.
     """
-    items = batch.to_pylist()
+    with timed(progress, PLAN_STAGE):
+        return _plan(batch.to_pylist(), options, isolation, progress)
+
+
+def _plan(
+    items: list[dict[str, Any]],
+    options: ExtractOptions,
+    isolation: IsolationSettings | None,
+    progress: str | None,
+) -> pa.Table:
     guard = guard_for(isolation)
     keys = [f"{PLAN_STAGE}:{item['source_uri']}" for item in items]
     verdicts = guard.triage(PLAN_STAGE, keys)[0] if guard else {}
@@ -109,7 +122,7 @@ def extract_batch(
     ]
     verdicts = guard.triage(RENDER_STAGE, keys)[0] if guard else {}
     limits = isolation.page_limits if isolation else Limits()
-    with guard.hold(RENDER_STAGE, keys) if guard else nullcontext():
+    with timed(progress, PAGES_STAGE), guard.hold(RENDER_STAGE, keys) if guard else nullcontext():
         yield from _extract_units(
             units, options, context, pages_dir, rows_per_file, guard, verdicts, limits, progress
         )
@@ -154,11 +167,18 @@ def _extract_units(
 WRITTEN_SCHEMA = pa.schema([pa.field("shard", pa.string()), pa.field("rows", pa.int64())])
 
 
-def write_batch(batch: pa.Table, pages_dir: str, run_id: str) -> pa.Table:
+def write_batch(
+    batch: pa.Table, pages_dir: str, run_id: str, progress: str | None = None
+) -> pa.Table:
     """Write finished OCR-route rows as one shard, atomically, named after the pages it holds: a
     batch Ray retries rewrites the same file instead of adding a second copy of its rows."""
     if batch.num_rows == 0:
         return WRITTEN_SCHEMA.empty_table()
+    with timed(progress, WRITE_STAGE):
+        return _write(batch, pages_dir, run_id)
+
+
+def _write(batch: pa.Table, pages_dir: str, run_id: str) -> pa.Table:
     keys = [
         f"{doc}#{index}"
         for doc, index in zip(
@@ -204,7 +224,8 @@ class OcrActor:
         if not self._loaded:
             self._load()
             self._loaded = True
-        rows = self._runner.process(batch)
+        with timed(self._progress, OCR_STAGE):
+            rows = self._runner.process(batch)
         failed = pc.sum(pc.equal(rows.column("status"), STATUS_ERROR)).as_py() or 0
         count(self._progress, done=rows.num_rows, failed=failed)
         return rows

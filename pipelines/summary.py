@@ -32,6 +32,8 @@ class RunSummary:
     # Resume: what earlier runs had already done, so this run left it alone.
     documents_skipped: int = 0
     pages_skipped: int = 0
+    # Seconds this run's pages took in the workers, per route (their latency_ms summed).
+    route_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def pages_per_second(self) -> float:
@@ -40,6 +42,12 @@ class RunSummary:
     @property
     def error_rows(self) -> int:
         return sum(self.by_error_type.values())
+
+    def route_pages(self) -> dict[str, int]:
+        pages: Counter[str] = Counter()
+        for key, count in self.by_route_status.items():
+            pages[key.split("/", 1)[0]] += count
+        return dict(pages)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +95,7 @@ def summarise(
             "is_fallback",
             "input_tokens",
             "output_tokens",
+            "latency_ms",
         ],
         filter=pc.field("run_id") == run_id,
     )
@@ -100,6 +109,14 @@ def summarise(
             strict=True,
         )
     )
+    route_seconds: Counter[str] = Counter()
+    for route, latency in zip(
+        page_rows.column("route").to_pylist(),
+        page_rows.column("latency_ms").to_pylist(),
+        strict=True,
+    ):
+        if route and latency:
+            route_seconds[route] += latency / 1000
     errors = Counter(value for value in table.column("error_type").to_pylist() if value)
     batch_sizes = Counter(size for size in table.column("batch_size").to_pylist() if size)
     return RunSummary(
@@ -116,4 +133,5 @@ def summarise(
         output_tokens=int(pc.sum(table.column("output_tokens")).as_py() or 0),
         documents_skipped=documents_skipped,
         pages_skipped=pages_skipped,
+        route_seconds=dict(route_seconds),
     )

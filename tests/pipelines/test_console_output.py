@@ -16,7 +16,15 @@ import pytest
 import ray
 
 from pipelines.console import RAY_NOISE, quiet_ray_data
-from pipelines.progress import ProgressReporter, Snapshot, count, start_counter
+from pipelines.progress import (
+    ProgressReporter,
+    Snapshot,
+    count,
+    final_counts,
+    stage_times,
+    start_counters,
+    timed,
+)
 
 PROGRESS_LINE = re.compile(r"^pagemill: [\d,]+/[\d,]+\+? pages( \(\d+%\))?, [\d.]+ pages/s")
 
@@ -143,11 +151,13 @@ def test_the_progress_line_says_done_total_rate_eta_and_failures():
 @pytest.mark.usefixtures("ray_cluster")
 def test_stages_count_into_the_counter_and_the_driver_prints_it():
     name = "pagemill-progress-test"
-    counter = start_counter(name)
+    counter = start_counters(name, "test-run")
 
     @ray.remote(num_cpus=0)
     def stage(pages: int) -> None:
         count(name, documents=1, planned=pages)
+        with timed(name, "pages"):
+            sum(range(3_000_000))  # CPU work the stage's time must show
         count(name, done=pages, failed=1)
 
     stream = io.StringIO()
@@ -155,6 +165,8 @@ def test_stages_count_into_the_counter_and_the_driver_prints_it():
         ray.get([stage.remote(3), stage.remote(5)])
     last = stream.getvalue().splitlines()[-1]
     assert last.startswith("pagemill: 8/8 pages (100%), ") and last.endswith(", 2 failed")
+    times = stage_times(final_counts(counter, documents_total=2))["pages"]
+    assert 0 < times["cpu_s"] <= times["wall_s"] * 1.5
     count(None, done=1)  # no counter: nothing happens
     count("pagemill-progress-gone", done=1)  # a counter that is gone: nothing happens either
     ray.kill(counter)
