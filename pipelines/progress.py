@@ -144,10 +144,6 @@ class Snapshot:
     documents_total: int
     seconds: float
 
-    @property
-    def complete(self) -> bool:
-        return self.documents >= self.documents_total and self.done >= self.planned
-
     def line(self) -> str:
         """``pagemill: 1,204/3,400 pages (35%), 12.3 pages/s, ETA 2m 58s, 3 failed``"""
         planning = self.documents < self.documents_total
@@ -209,15 +205,8 @@ class ProgressReporter:
             self._stream.flush()
 
     def _final(self) -> Snapshot | None:
-        """The last counts: the stages' updates are sent without waiting, so the last few can
-        still be on their way when the work itself is done."""
-        snapshot = self._poll()
-        for _ in range(FINAL_TRIES):
-            if snapshot is not None and snapshot.complete:
-                break
-            time.sleep(FINAL_WAIT_S)
-            snapshot = self._poll() or snapshot
-        return snapshot or self._last
+        counts = final_counts(self._counter, self._documents_total)
+        return self._snapshot(counts) if counts else self._last
 
     def _loop(self) -> None:
         while not self._stop.wait(self._every_s):
@@ -228,6 +217,9 @@ class ProgressReporter:
             counts = ray.get(self._counter.snapshot.remote(), timeout=POLL_TIMEOUT_S)
         except Exception:  # a slow or restarting counter skips one line
             return None
+        return self._snapshot(counts)
+
+    def _snapshot(self, counts: dict[str, float]) -> Snapshot:
         return Snapshot(
             documents=int(counts["documents"]),
             planned=int(counts["planned"]),

@@ -8,6 +8,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,14 +83,21 @@ def check_read_only(connection: duckdb.DuckDBPyConnection, sql: str) -> None:
 
 
 def run_query(output: str, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    with _reading(output, sql) as connection:
+        result = connection.execute(sql)
+        columns = [description[0] for description in result.description or []]
+        return columns, result.fetchall()
+
+
+@contextmanager
+def _reading(output: str, sql: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to OUTPUT, once ``sql`` is known to only read."""
     if not outputs.has_pages(output):
         raise FileNotFoundError(f"no Parquet pages under {outputs.pages_dir(output)!r}")
     connection = connect(output)
     try:
         check_read_only(connection, sql)
-        result = connection.execute(sql)
-        columns = [description[0] for description in result.description or []]
-        return columns, result.fetchall()
+        yield connection
     finally:
         connection.close()
 
@@ -143,14 +151,8 @@ REPR_ROWS = 20
 
 def query_table(output: str, sql: str) -> QueryResult:
     """``sql`` over OUTPUT's ``pages`` view, as an Arrow table (the Python API)."""
-    if not outputs.has_pages(output):
-        raise FileNotFoundError(f"no Parquet pages under {outputs.pages_dir(output)!r}")
-    connection = connect(output)
-    try:
-        check_read_only(connection, sql)
+    with _reading(output, sql) as connection:
         return QueryResult(connection.sql(sql).to_arrow_table())
-    finally:
-        connection.close()
 
 
 def format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, width: int = 60) -> str:

@@ -109,14 +109,13 @@ def summarise(
             strict=True,
         )
     )
-    route_seconds: Counter[str] = Counter()
-    for route, latency in zip(
-        page_rows.column("route").to_pylist(),
-        page_rows.column("latency_ms").to_pylist(),
-        strict=True,
-    ):
-        if route and latency:
-            route_seconds[route] += latency / 1000
+    latency = page_rows.filter(pc.is_valid(page_rows.column("route")))
+    latency = latency.group_by("route").aggregate([("latency_ms", "sum")]).to_pydict()
+    route_seconds = {
+        route: total / 1000
+        for route, total in zip(latency["route"], latency["latency_ms_sum"], strict=True)
+        if total
+    }
     errors = Counter(value for value in table.column("error_type").to_pylist() if value)
     batch_sizes = Counter(size for size in table.column("batch_size").to_pylist() if size)
     return RunSummary(
@@ -133,5 +132,5 @@ def summarise(
         output_tokens=int(pc.sum(table.column("output_tokens")).as_py() or 0),
         documents_skipped=documents_skipped,
         pages_skipped=pages_skipped,
-        route_seconds=dict(route_seconds),
+        route_seconds=route_seconds,
     )
