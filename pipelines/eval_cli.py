@@ -8,10 +8,8 @@ import sys
 from ops.backends.base import MissingDependency
 from ops.evaluation.scoring import TEXT_LAYER
 from ops.metrics.normalize import FORMS
-from pipelines.cli_common import HelpFormatter, add_password_options
+from pipelines.cli_common import EXIT_OK, EXIT_USAGE, HelpFormatter, add_password_options
 from pipelines.eval_config import TRUTH_FORMATS
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 DESCRIPTION = """\
 Score OUTPUT's page text against ground truth and write a report (REPORT/index.html,

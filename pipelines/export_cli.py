@@ -7,9 +7,7 @@ import json
 import sys
 
 from ops.exports import DEFAULT_PAGE_MARKER
-from pipelines.cli_common import number
-
-EXIT_OK, EXIT_USAGE = 0, 2
+from pipelines.cli_common import EXIT_OK, EXIT_USAGE, number
 
 
 def add_export(commands: argparse._SubParsersAction, formatter: type) -> None:

@@ -12,10 +12,9 @@ import shlex
 import sys
 from typing import Any
 
-from pipelines.cli_common import add_password_options, number
+from pipelines.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_password_options, number
 from pipelines.sql import connect, format_table
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MIN_ID_PREFIX = 6
 # What the page view shows above the text, in this order (when set).
 PAGE_FIELDS = (

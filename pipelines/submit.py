@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ops.uris import check_no_credentials
+from pipelines.cli_common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_RUNTIME_ENV = PROJECT / "cluster" / "runtime_env.yaml"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 FOLLOW_UP = """\
 follow, stop and list jobs with Ray's own commands:
