@@ -56,6 +56,7 @@ class Backend(abc.ABC):
     name: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ()  # importable module names
     extra: ClassVar[str | None] = None  # pip extra that installs ``requires``
+    install_note: ClassVar[str] = ""  # what else to know about installing it, if anything
     resources: ClassVar[Resources] = Resources()
     option_defaults: ClassVar[Mapping[str, Any]] = {}
     # How rendered pages travel to this engine when the user does not say (``--image-format
@@ -98,6 +99,7 @@ class Backend(abc.ABC):
             target = f"'pagemill[{cls.extra}]'" if cls.extra else "pagemill"
             raise MissingDependency(
                 f"backend {cls.name!r} needs {', '.join(missing)}: pip install {target}"
+                + (f" ({cls.install_note})" if cls.install_note else "")
             )
 
     def declared_resources(self) -> Resources:

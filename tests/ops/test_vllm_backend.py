@@ -4,6 +4,7 @@ tests/vllm/ (vLLM's CPU build, in .venv-vllm) and tests/gpu/."""
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -60,7 +61,8 @@ def test_missing_vllm_is_reported_with_the_install_command():
     try:
         import vllm  # noqa: F401
     except ImportError:
-        with pytest.raises(MissingDependency, match=r"pip install 'pagemill\[vllm\]'"):
+        expected = r"pip install 'pagemill\[vllm\]' \(.*GPU machines.*make vllm-cpu"
+        with pytest.raises(MissingDependency, match=expected):
             backend_class("vllm").check_dependencies()
     else:
         pytest.skip("vLLM is installed here")
@@ -83,3 +85,27 @@ def test_engine_output_becomes_a_generation():
         ],
     )
     assert to_generation(output) == Generation("# Title\n\nBody", "length", 812, 9)
+
+
+@pytest.mark.parametrize(
+    ("option", "environ", "host_gib", "expected"),
+    [
+        (2, {"VLLM_CPU_KVCACHE_SPACE": "7"}, 24, 2),  # the option wins
+        (0, {"VLLM_CPU_KVCACHE_SPACE": "7"}, 24, 7),  # then the user's environment
+        (0, {"VLLM_CPU_KVCACHE_SPACE": " "}, 24, 3),  # a blank variable is unset
+        (0, {}, 24, 3),  # an eighth of the host
+        (0, {}, 4, 1),  # never below one sequence's worth
+        (0, {}, 512, 4),  # nor the host's memory for a cache that only trades speed
+    ],
+)
+def test_a_cpu_engine_never_takes_most_of_the_hosts_memory(option, environ, host_gib, expected):
+    from ops.backends.vllm_engine import cpu_kvcache_gb
+
+    assert cpu_kvcache_gb(option, environ, host_gib << 30) == expected
+
+
+def test_host_memory_is_this_machines_or_its_containers():
+    from ops.backends.vllm_engine import host_memory_bytes
+
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0 < host_memory_bytes() <= physical
