@@ -10,7 +10,14 @@ from collections.abc import Sequence
 
 from ops.backends import MissingDependency
 from ops.routing import RouteMode
-from pipelines.cli_common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, HelpFormatter
+from pipelines.cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    HelpFormatter,
+    add_price_options,
+)
 from pipelines.cli_common import EXIT_STRICT as EXIT_STRICT  # the exit codes: part of this API
 from pipelines.config import RunConfig
 from pipelines.eval_cli import add_eval, run_eval
@@ -83,6 +90,7 @@ def _add_status(commands: argparse._SubParsersAction) -> None:
     )
     status.add_argument("output", metavar="OUTPUT")
     status.add_argument("--format", choices=["table", "json"], default="table")
+    add_price_options(status, "each run's cost adds the price per million pages")
 
 
 def _add_bench(commands: argparse._SubParsersAction) -> None:
@@ -276,7 +284,7 @@ def _status(args: argparse.Namespace) -> int:
         if not outputs.has_pages(args.output) and not outputs.read_manifests(args.output):
             print(f"pagemill: error: {args.output!r} holds no pagemill output", file=sys.stderr)
             return EXIT_USAGE
-        status = collect(args.output)
+        status = collect(args.output, args.price_per_core_hour, args.price_per_gpu_hour)
     except ValueError as exc:
         print(f"pagemill: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -79,3 +79,21 @@ def number(
 
     parse.__name__ = kind.__name__  # argparse names the type in its own messages
     return parse
+
+
+def add_price_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, what: str) -> None:
+    """``--price-per-core-hour`` / ``--price-per-gpu-hour``, shared by ``run`` and ``status``."""
+    parser.add_argument(
+        "--price-per-core-hour",
+        type=number(float, 0),
+        default=None,
+        metavar="PRICE",
+        help=f"what a CPU core-hour costs you: {what}",
+    )
+    parser.add_argument(
+        "--price-per-gpu-hour",
+        type=number(float, 0),
+        default=None,
+        metavar="PRICE",
+        help="what a GPU-hour costs you (with model backends on GPUs)",
+    )

@@ -66,3 +66,41 @@ def describe(figures: dict[str, Any]) -> list[tuple[str, str]]:
     if "price_per_million_pages" in figures:
         lines.append(("price / 1M pages", f"{figures['price_per_million_pages']:,.2f}"))
     return lines
+
+
+def priced(
+    figures: dict[str, Any],
+    price_per_core_hour: float | None = None,
+    price_per_gpu_hour: float | None = None,
+) -> dict[str, Any]:
+    """The figures at other prices (``pagemill status --price-per-core-hour``): the prices given
+    replace the run's own, the price per million pages follows; figures without pages stay."""
+    if "core_hours_per_million_pages" not in figures:
+        return figures
+    prices = dict(figures.get("prices") or {})
+    if price_per_core_hour is not None:
+        prices["core_hour"] = price_per_core_hour
+    if price_per_gpu_hour is not None:
+        prices["gpu_hour"] = price_per_gpu_hour
+    if prices.get("core_hour") is None and prices.get("gpu_hour") is None:
+        return figures
+    money = figures["core_hours_per_million_pages"] * (prices.get("core_hour") or 0.0)
+    money += figures["gpu_hours_per_million_pages"] * (prices.get("gpu_hour") or 0.0)
+    return {**figures, "prices": prices, "price_per_million_pages": round(money, 2)}
+
+
+def combined(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One set of figures for several runs of an output (a job resumed twice costs what its
+    three runs spent over the pages they read), without the per-route split."""
+    cpu_hours = sum(run.get("cpu_core_hours", 0.0) for run in runs)
+    gpu_hours = sum(run.get("gpu_hours", 0.0) for run in runs)
+    pages = sum(run.get("pages", 0) for run in runs)
+    figures: dict[str, Any] = {
+        "cpu_core_hours": round(cpu_hours, 6),
+        "gpu_hours": round(gpu_hours, 6),
+        "pages": pages,
+    }
+    if pages:
+        figures["core_hours_per_million_pages"] = round(cpu_hours / pages * MILLION, 3)
+        figures["gpu_hours_per_million_pages"] = round(gpu_hours / pages * MILLION, 3)
+    return figures

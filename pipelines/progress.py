@@ -46,6 +46,13 @@ STAGE_METRICS = {
     "pagemill_stage_cpu_seconds": ("cpu_s", "CPU time of the stage's batches, summed"),
 }
 STAGE_KEY = "{kind}:{stage}"  # stage times in the counts, e.g. "cpu_s:ocr"
+# Finished pages by route and status, in the counts ("pages:ocr/ok") and as one tagged metric.
+ROUTE_KEY = "pages:{route}/{status}"
+ROUTE_METRIC = ("pagemill_pages_finished", "page rows finished, by route and status")
+# The adaptive forward batch size each engine actor will try next, in the snapshot as
+# "batch:<actor>"; an actor silent for this long (dead, or replaced) no longer counts.
+BATCH_METRIC = ("pagemill_batch_size", "forward batch size an engine actor tries next")
+BATCH_FRESH_S = 600.0
 
 
 @ray.remote(num_cpus=0, max_restarts=-1)
@@ -65,6 +72,13 @@ class RunCounters:
             kind: metrics.Counter(name, description=text, tag_keys=("run", "stage"))
             for name, (kind, text) in STAGE_METRICS.items()
         }
+        self._route_metric = metrics.Counter(
+            ROUTE_METRIC[0], description=ROUTE_METRIC[1], tag_keys=("run", "route", "status")
+        )
+        self._batch_metric = metrics.Gauge(
+            BATCH_METRIC[0], description=BATCH_METRIC[1], tag_keys=("run", "actor")
+        )
+        self._batch_sizes: dict[str, tuple[int, float]] = {}
 
     def add(self, counts: dict[str, float]) -> None:
         for key, value in counts.items():
@@ -77,9 +91,23 @@ class RunCounters:
                 kind, stage = key.split(":", 1)
                 if kind in self._stage_metrics:
                     self._stage_metrics[kind].inc(value, tags={**self._tags, "stage": stage})
+                elif kind == "pages":
+                    route, _, status = stage.partition("/")
+                    tags = {**self._tags, "route": route, "status": status}
+                    self._route_metric.inc(value, tags=tags)
+
+    def set_batch_size(self, actor: str, size: int) -> None:
+        self._batch_sizes[actor] = (size, time.monotonic())
+        self._batch_metric.set(size, tags={**self._tags, "actor": actor})
 
     def snapshot(self) -> dict[str, float]:
-        return dict(self._counts)
+        fresh_after = time.monotonic() - BATCH_FRESH_S
+        batches = {
+            f"batch:{actor}": size
+            for actor, (size, seen) in self._batch_sizes.items()
+            if seen >= fresh_after
+        }
+        return {**self._counts, **batches}
 
 
 def start_counters(name: str, run_id: str):
@@ -107,6 +135,28 @@ def add(name: str | None, counts: dict[str, float]) -> None:
         _COUNTERS.pop(name, None)
 
 
+def count_routes(name: str | None, routes: list[str], statuses: list[str], **counts: float) -> None:
+    """Add finished rows to the counters: ``done``/``failed`` and each route and status."""
+    by_route: dict[str, float] = dict(counts)
+    for route, status in zip(routes, statuses, strict=True):
+        key = ROUTE_KEY.format(route=route or "none", status=status)
+        by_route[key] = by_route.get(key, 0) + 1
+    add(name, by_route)
+
+
+def report_batch_size(name: str | None, actor: str, size: int) -> None:
+    """Tell the counters the forward batch size this actor will try next (never raises)."""
+    if name is None:
+        return
+    try:
+        counter = _COUNTERS.get(name)
+        if counter is None:
+            counter = _COUNTERS[name] = ray.get_actor(name)
+        counter.set_batch_size.remote(actor, size)
+    except Exception:
+        _COUNTERS.pop(name, None)
+
+
 @contextmanager
 def timed(name: str | None, stage: str) -> Iterator[None]:
     """Add the wall and CPU time of the block to the stage's totals. CPU time is the worker
@@ -123,6 +173,17 @@ def timed(name: str | None, stage: str) -> Iterator[None]:
                 STAGE_KEY.format(kind="cpu_s", stage=stage): time.process_time() - cpu,
             },
         )
+
+
+def route_totals(counts: dict[str, float]) -> tuple[tuple[str, int], ...]:
+    """Pages finished per route (any status), largest first, out of a counters snapshot."""
+    totals: dict[str, int] = {}
+    for key, value in counts.items():
+        kind, _, route_status = key.partition(":")
+        if kind == "pages" and route_status:
+            route = route_status.partition("/")[0]
+            totals[route] = totals.get(route, 0) + int(value)
+    return tuple(sorted(totals.items(), key=lambda item: (-item[1], item[0])))
 
 
 def stage_times(counts: dict[str, float]) -> dict[str, dict[str, float]]:
@@ -143,9 +204,12 @@ class Snapshot:
     failed: int
     documents_total: int
     seconds: float
+    routes: tuple[tuple[str, int], ...] = ()  # pages finished per route, largest first
+    batch_sizes: tuple[int, ...] = ()  # what each engine actor tries next
 
     def line(self) -> str:
-        """``pagemill: 1,204/3,400 pages (35%), 12.3 pages/s, ETA 2m 58s, 3 failed``"""
+        """``pagemill: 1,204/3,400 pages (35%), 12.3 pages/s, ETA 2m 58s, text 1,100, ocr 104,
+        3 failed, batch 16``"""
         planning = self.documents < self.documents_total
         total = f"{self.planned:,}+" if planning else f"{self.planned:,}"
         parts = [f"{self.done:,}/{total} pages"]
@@ -157,8 +221,12 @@ class Snapshot:
             parts.append(f"planning {self.documents:,}/{self.documents_total:,} documents")
         elif rate > 0 and self.done < self.planned:
             parts.append(f"ETA {_duration((self.planned - self.done) / rate)}")
+        parts += [f"{route} {pages:,}" for route, pages in self.routes]
         if self.failed:
             parts.append(f"{self.failed:,} failed")
+        if self.batch_sizes:
+            low, high = min(self.batch_sizes), max(self.batch_sizes)
+            parts.append(f"batch {low}" if low == high else f"batch {low}-{high}")
         return "pagemill: " + ", ".join(parts)
 
 
@@ -227,6 +295,8 @@ class ProgressReporter:
             failed=int(counts["failed"]),
             documents_total=self._documents_total,
             seconds=time.monotonic() - self._began,
+            routes=route_totals(counts),
+            batch_sizes=tuple(sorted(int(v) for k, v in counts.items() if k.startswith("batch:"))),
         )
 
     def _print(self, snapshot: Snapshot | None) -> None:

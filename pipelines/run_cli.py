@@ -20,6 +20,7 @@ from pipelines.cli_common import (
     EXIT_STRICT,
     HelpFormatter,
     add_password_options,
+    add_price_options,
     number,
 )
 from pipelines.config import RunConfig
@@ -248,20 +249,7 @@ def add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="a locally started Ray serves its metrics, pagemill's included, for Prometheus at "
         "http://127.0.0.1:PORT/metrics (a cluster's own agents export them already)",
     )
-    cluster.add_argument(
-        "--price-per-core-hour",
-        type=number(float, 0),
-        default=None,
-        metavar="PRICE",
-        help="what a CPU core-hour costs you: the summary adds the price per million pages",
-    )
-    cluster.add_argument(
-        "--price-per-gpu-hour",
-        type=number(float, 0),
-        default=None,
-        metavar="PRICE",
-        help="what a GPU-hour costs you (with model backends on GPUs)",
-    )
+    add_price_options(cluster, "the summary adds the price per million pages")
     console = run.add_argument_group("console")
     console.add_argument(
         "--no-progress",

@@ -6,13 +6,13 @@ change a column's type (Ray infers an all-null column as float and the Parquet w
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ops.backends import create
 from ops.batching import BatchPolicy
@@ -31,7 +31,7 @@ from ops.pages import (
 from ops.schema import IMAGE_COLUMN, STATUS_ERROR, UNIT_SCHEMA, to_table
 from ops.shards import shard_name, write_shard
 from pipelines.isolation import guard_for
-from pipelines.progress import count, timed
+from pipelines.progress import count, count_routes, report_batch_size, timed
 from pipelines.runtime import this_node
 
 PLAN_STAGE = "plan"  # document keys in the flight log
@@ -158,8 +158,10 @@ def _extract_units(
         for part, start in enumerate(range(0, len(finished), rows_per_file)):
             chunk = to_table(finished[start : start + rows_per_file])
             write_shard(chunk, pages_dir, name if part == 0 else f"{name}-{part}")
-        failed = sum(row.get("status") == STATUS_ERROR for row in finished)
-        count(progress, done=len(finished), failed=failed)
+        statuses = [row.get("status") or "" for row in finished]
+        routes = [row.get("route") or "" for row in finished]
+        failed = statuses.count(STATUS_ERROR)
+        count_routes(progress, routes, statuses, done=len(finished), failed=failed)
     if pending:
         yield to_table(pending)
 
@@ -219,6 +221,7 @@ class OcrActor:
             node=this_node(),
         )
         self._loaded = False
+        self._actor = f"{this_node()}:{os.getpid()}"
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         if not self._loaded:
@@ -226,8 +229,11 @@ class OcrActor:
             self._loaded = True
         with timed(self._progress, OCR_STAGE):
             rows = self._runner.process(batch)
-        failed = pc.sum(pc.equal(rows.column("status"), STATUS_ERROR)).as_py() or 0
-        count(self._progress, done=rows.num_rows, failed=failed)
+        statuses = rows.column("status").to_pylist()
+        routes = rows.column("route").to_pylist()
+        failed = statuses.count(STATUS_ERROR)
+        count_routes(self._progress, routes, statuses, done=rows.num_rows, failed=failed)
+        report_batch_size(self._progress, self._actor, self._runner.batcher.size)
         return rows
 
     def _load(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from ops import ledger
 from ops.schema import STATUS_OK
 from pipelines import outputs
+from pipelines.cost import combined, priced
 from pipelines.lock import OutputLock
 from pipelines.rerun import resume_argv
 from pipelines.sql import format_table
@@ -35,13 +36,19 @@ class Status:
     documents_not_started: int = 0  # inputs of the latest run with no row at all
     errors: list[dict[str, Any]] = field(default_factory=list)  # type, count, example
     next_commands: list[str] = field(default_factory=list)
+    cost: dict[str, Any] = field(default_factory=dict)  # all runs together (pipelines.cost)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def collect(output: str) -> Status:
+def collect(
+    output: str, price_per_core_hour: float | None = None, price_per_gpu_hour: float | None = None
+) -> Status:
+    """What OUTPUT holds; the prices, when given, price every run's cost figures (replacing
+    the prices the run itself was given, if any)."""
     status = Status(output)
+    prices = {"price_per_core_hour": price_per_core_hour, "price_per_gpu_hour": price_per_gpu_hour}
     manifests = outputs.read_manifests(output)
     table = ledger.read_keys(
         outputs.pages_dir(output),
@@ -77,8 +84,10 @@ def collect(output: str) -> Status:
                 "rows_ok": counts["ok"],
                 "rows_failed": counts["failed"],
                 "cause": manifest.get("cause"),
+                "cost": priced(manifest.get("cost") or {}, **prices),
             }
         )
+    status.cost = priced(combined([run["cost"] for run in status.runs]), **prices)
     records = ledger.load(outputs.pages_dir(output))
     status.pages_pending = sum(
         record.pending(retry_failed=False) or 0
@@ -142,16 +151,7 @@ def render(status: Status) -> str:
         routes = [[route, str(c["ok"]), str(c["error"])] for route, c in status.by_route.items()]
         parts.append(format_table(["route", "ok", "error"], sorted(routes)))
     if status.runs:
-        runs = [
-            [
-                r["run_id"],
-                f"{r['state']}: {r['cause']}" if r.get("cause") else r["state"],
-                str(r["rows_ok"]),
-                str(r["rows_failed"]),
-            ]
-            for r in status.runs
-        ]
-        parts.append(format_table(["run", "state", "rows ok", "rows failed"], runs))
+        parts.append(_runs_table(status))
     if status.errors:
         worst = [
             [e["error_type"], str(e["rows"]), e["example"], _short(e["message"])]
@@ -163,6 +163,42 @@ def render(status: Status) -> str:
     else:
         parts.append("nothing left to do")
     return "\n\n".join(parts)
+
+
+def _runs_table(status: Status) -> str:
+    """One line per run with what it cost per million pages; a total line for several runs."""
+    with_gpu = any(run["cost"].get("gpu_hours") for run in status.runs)
+    with_price = any("price_per_million_pages" in run["cost"] for run in status.runs)
+    header = ["run", "state", "rows ok", "rows failed", "core-h / 1M pages"]
+    header += ["GPU-h / 1M pages"] * with_gpu + ["price / 1M pages"] * with_price
+
+    def money(figures: dict[str, Any]) -> list[str]:
+        cells = [_per_million(figures, "core_hours_per_million_pages", "{:,.1f}")]
+        if with_gpu:
+            cells.append(_per_million(figures, "gpu_hours_per_million_pages", "{:,.1f}"))
+        if with_price:
+            cells.append(_per_million(figures, "price_per_million_pages", "{:,.2f}"))
+        return cells
+
+    rows = [
+        [
+            r["run_id"],
+            f"{r['state']}: {r['cause']}" if r.get("cause") else r["state"],
+            str(r["rows_ok"]),
+            str(r["rows_failed"]),
+            *money(r["cost"]),
+        ]
+        for r in status.runs
+    ]
+    if len(status.runs) > 1:
+        ok = sum(r["rows_ok"] for r in status.runs)
+        failed = sum(r["rows_failed"] for r in status.runs)
+        rows.append(["all runs", "", str(ok), str(failed), *money(status.cost)])
+    return format_table(header, rows)
+
+
+def _per_million(figures: dict[str, Any], key: str, spec: str) -> str:
+    return spec.format(figures[key]) if key in figures else "-"
 
 
 def _short(text: str | None, width: int = 90) -> str:

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import pytest
 import ray
@@ -20,7 +21,10 @@ from pipelines.progress import (
     ProgressReporter,
     Snapshot,
     count,
+    count_routes,
     final_counts,
+    report_batch_size,
+    route_totals,
     stage_times,
     start_counters,
     timed,
@@ -148,6 +152,30 @@ def test_the_progress_line_says_done_total_rate_eta_and_failures():
     assert "ETA 277h 46m" in long.line()
 
 
+def test_the_progress_line_shows_pages_by_route_and_the_engines_batch_sizes():
+    counts = {"documents": 8, "planned": 3400, "done": 1204, "failed": 3}
+    counts |= {"pages:text/ok": 1100, "pages:ocr/ok": 100, "pages:ocr/error": 2}
+    counts |= {"pages:none/error": 1, "batch:node-a:11": 16, "batch:node-b:12": 4}
+    counts |= {"wall_s:ocr": 12.5}  # stage times are no route
+    assert route_totals(counts) == (("text", 1100), ("ocr", 102), ("none", 1))
+    running = Snapshot(
+        documents=8,
+        planned=3400,
+        done=1204,
+        failed=3,
+        documents_total=8,
+        seconds=100,
+        routes=route_totals(counts),
+        batch_sizes=(4, 16),
+    )
+    assert running.line() == (
+        "pagemill: 1,204/3,400 pages (35%), 12.0 pages/s, ETA 3m 02s, text 1,100, ocr 102, "
+        "none 1, 3 failed, batch 4-16"
+    )
+    one_engine = replace(running, routes=(), batch_sizes=(8,))
+    assert one_engine.line().endswith("3 failed, batch 8")
+
+
 @pytest.mark.usefixtures("ray_cluster")
 def test_stages_count_into_the_counter_and_the_driver_prints_it():
     name = "pagemill-progress-test"
@@ -158,13 +186,18 @@ def test_stages_count_into_the_counter_and_the_driver_prints_it():
         count(name, documents=1, planned=pages)
         with timed(name, "pages"):
             sum(range(3_000_000))  # CPU work the stage's time must show
-        count(name, done=pages, failed=1)
+        statuses = ["ok"] * (pages - 1) + ["error"]
+        count_routes(name, ["ocr"] * pages, statuses, done=pages, failed=1)
+        report_batch_size(name, f"actor-{pages}", pages)
 
     stream = io.StringIO()
     with ProgressReporter(counter, documents_total=2, stream=stream, every_s=0.05):
         ray.get([stage.remote(3), stage.remote(5)])
     last = stream.getvalue().splitlines()[-1]
-    assert last.startswith("pagemill: 8/8 pages (100%), ") and last.endswith(", 2 failed")
+    assert last.startswith("pagemill: 8/8 pages (100%), ")
+    assert last.endswith(", ocr 8, 2 failed, batch 3-5"), last
+    counts = final_counts(counter, documents_total=2)
+    assert counts["pages:ocr/ok"] == 6 and counts["pages:ocr/error"] == 2
     times = stage_times(final_counts(counter, documents_total=2))["pages"]
     assert 0 < times["cpu_s"] <= times["wall_s"] * 1.5
     count(None, done=1)  # no counter: nothing happens

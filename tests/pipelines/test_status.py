@@ -80,6 +80,19 @@ def test_status_after_a_complete_resume_says_nothing_is_left(tmp_path, samples, 
     text = capsys.readouterr().out
     assert "nothing left to do" in text
     assert Path(output, "_runs").is_dir() and text.count("finished") == 2
+    # What each run cost, and both together; priced when asked (no run was given prices).
+    assert "core-h / 1M pages" in text and "all runs" in text and "price" not in text
+    assert main(["status", str(output), "--price-per-core-hour", "0.05", "--format", "json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    first, second = (run["cost"] for run in status["runs"])
+    assert first["pages"] > 0 and second["pages"] == 0  # the resume found nothing to read
+    total = status["cost"]
+    assert total["cpu_core_hours"] == first["cpu_core_hours"] and total["pages"] == first["pages"]
+    price = round(total["core_hours_per_million_pages"] * 0.05, 2)
+    assert total["price_per_million_pages"] == price and total["prices"]["core_hour"] == 0.05
+    with pytest.raises(SystemExit) as stopped:  # argparse's usage error
+        main(["status", str(output), "--price-per-gpu-hour", "-1"])
+    assert stopped.value.code == EXIT_USAGE
 
 
 def test_a_run_left_running_is_told_from_a_live_one(tmp_path):
