@@ -139,7 +139,7 @@ def count_routes(name: str | None, routes: list[str], statuses: list[str], **cou
     """Add finished rows to the counters: ``done``/``failed`` and each route and status."""
     by_route: dict[str, float] = dict(counts)
     for route, status in zip(routes, statuses, strict=True):
-        key = ROUTE_KEY.format(route=route or "none", status=status)
+        key = ROUTE_KEY.format(route=route or "unrouted", status=status)
         by_route[key] = by_route.get(key, 0) + 1
     add(name, by_route)
 

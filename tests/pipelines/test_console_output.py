@@ -155,9 +155,9 @@ def test_the_progress_line_says_done_total_rate_eta_and_failures():
 def test_the_progress_line_shows_pages_by_route_and_the_engines_batch_sizes():
     counts = {"documents": 8, "planned": 3400, "done": 1204, "failed": 3}
     counts |= {"pages:text/ok": 1100, "pages:ocr/ok": 100, "pages:ocr/error": 2}
-    counts |= {"pages:none/error": 1, "batch:node-a:11": 16, "batch:node-b:12": 4}
+    counts |= {"pages:unrouted/error": 1, "batch:node-a:11": 16, "batch:node-b:12": 4}
     counts |= {"wall_s:ocr": 12.5}  # stage times are no route
-    assert route_totals(counts) == (("text", 1100), ("ocr", 102), ("none", 1))
+    assert route_totals(counts) == (("text", 1100), ("ocr", 102), ("unrouted", 1))
     running = Snapshot(
         documents=8,
         planned=3400,
@@ -170,7 +170,7 @@ def test_the_progress_line_shows_pages_by_route_and_the_engines_batch_sizes():
     )
     assert running.line() == (
         "pagemill: 1,204/3,400 pages (35%), 12.0 pages/s, ETA 3m 02s, text 1,100, ocr 102, "
-        "none 1, 3 failed, batch 4-16"
+        "unrouted 1, 3 failed, batch 4-16"
     )
     one_engine = replace(running, routes=(), batch_sizes=(8,))
     assert one_engine.line().endswith("3 failed, batch 8")
