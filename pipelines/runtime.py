@@ -41,41 +41,62 @@ def ensure_ray(
     common = {"logging_level": logging.WARNING, "log_to_driver": True}
     if metrics_port is not None and not target:  # a cluster's own agents export its metrics
         common["_metrics_export_port"] = metrics_port
-    with _keeping_sigterm_handler():
-        _init(target, num_cpus, num_gpus, common)
+    try:
+        with _interrupts_held_while_ray_starts():
+            _init(target, num_cpus, num_gpus, common)
+    except KeyboardInterrupt:
+        if ray.is_initialized():  # interrupted as it came up: leave nothing of it behind
+            ray.shutdown()
+        raise
     return True
 
 
 @contextmanager
-def _keeping_sigterm_handler() -> Iterator[None]:
-    """The driver's ``ray.init`` installs a native SIGTERM handler that exits with status 15 at
-    once; a Python handler set before (the CLI's, which records the run as interrupted and
-    prints the resume command) is put back."""
-    handler = signal.getsignal(signal.SIGTERM)
+def _interrupts_held_while_ray_starts() -> Iterator[None]:
+    """Ctrl-C and SIGTERM during ``ray.init`` end the run right after it, not inside it.
+
+    Inside it, a signal's exception lands wherever the main thread is, which includes the
+    logging module's after-fork hooks as Ray spawns its processes: Python prints "Exception
+    ignored" there and carries on, and the run went to its end with exit 0 (seen in CI, both
+    with Ctrl-C and with Ray's own SIGTERM handler, which raises SystemExit). So both signals
+    are only noted while Ray starts; so is the SIGTERM handler Ray installs, which is kept
+    afterwards only where nobody had set one (the CLI has: it records the run as interrupted
+    and prints the resume command). A second signal while Ray starts interrupts at once.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread can set handlers (a notebook's worker, a test runner)
+        return
+    held = (signal.SIGINT, signal.SIGTERM)
+    before = {signum: signal.getsignal(signum) for signum in held}
+    installed_by_ray: dict[int, Any] = {}
+    noted: list[int] = []
+    set_handler = signal.signal
+
+    def note(signum: int, frame: object) -> None:
+        if noted:  # asked twice: stop now, whatever Ray is doing
+            raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+        noted.append(signum)
+
+    def hold_ray_handlers(signum: int, handler: Any) -> Any:
+        if signum in held:
+            installed_by_ray[signum] = handler
+            return set_handler(signum, note)
+        return set_handler(signum, handler)
+
+    for signum in held:
+        set_handler(signum, note)
+    signal.signal = hold_ray_handlers
     try:
         yield
-    except SystemExit as exc:
-        # A SIGTERM while Ray starts meets Ray's own handlers, which stop what they started
-        # and raise SystemExit (15, or 1 once the node is up): to the caller it is the same
-        # interruption as a SIGTERM a moment later.
-        if callable(handler) and _raised_by_ray_signal_handler(exc):
-            raise KeyboardInterrupt("signal SIGTERM") from None
-        raise
     finally:
-        if callable(handler) and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, handler)
-
-
-def _raised_by_ray_signal_handler(exc: BaseException) -> bool:
-    trace = exc.__traceback__
-    while trace is not None and trace.tb_next is not None:
-        trace = trace.tb_next
-    if trace is None:
-        return False
-    frame = trace.tb_frame
-    return frame.f_code.co_name == "sigterm_handler" and frame.f_globals.get(
-        "__name__", ""
-    ).startswith("ray.")
+        signal.signal = set_handler
+        for signum in held:
+            ours = before[signum]
+            ray_handler = installed_by_ray.get(signum)
+            keep_ray = ray_handler is not None and not callable(ours)
+            set_handler(signum, ray_handler if keep_ray else ours)
+    if noted:
+        raise KeyboardInterrupt(f"signal {signal.Signals(noted[0]).name}")
 
 
 def _init(

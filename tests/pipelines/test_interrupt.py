@@ -21,15 +21,15 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize(
     ("signum", "after_s"),
     [(signal.SIGINT, 4.0), (signal.SIGTERM, 4.0), (signal.SIGTERM, 0.0)],
-    # 4 s: Ray is up and pages are in the engine; 0 s: Ray is still starting (its own
-    # handlers are in place then)
+    # 4 s: Ray is up and pages are in the engine, or (on a slow machine) Ray is still
+    # starting; 0 s: before or while Ray starts. Pages take 3 s each: the run cannot end first.
     ids=["ctrl-c", "sigterm", "sigterm-while-ray-starts"],
 )
 def test_an_interrupted_run_says_how_to_resume_and_records_it(samples, tmp_path, signum, after_s):
     output = tmp_path / "out"
     argv = [sys.executable, "-m", "pipelines.cli", "run", str(samples / "docs" / "mixed.pdf")]
     argv += [str(samples / "docs" / "scanned-letter.pdf"), str(output), "--backend", "fake"]
-    argv += ["--route", "ocr", "--backend-option", "delay_ms=1500", "--no-progress"]
+    argv += ["--route", "ocr", "--backend-option", "delay_ms=3000", "--no-progress"]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     job = subprocess.Popen(
         argv,
@@ -52,7 +52,7 @@ def test_an_interrupted_run_says_how_to_resume_and_records_it(samples, tmp_path,
     assert job.returncode == 130, err[-3000:]
     assert "Traceback" not in err and "pagemill: interrupted" in err
     resume = err.split("resume with:", 1)[1].strip().splitlines()[0]
-    assert resume.startswith("pagemill run ") and "--backend-option delay_ms=1500" in resume
+    assert resume.startswith("pagemill run ") and "--backend-option delay_ms=3000" in resume
     (manifest,) = (json.loads(path.read_text()) for path in (output / "_runs").glob("*.json"))
     assert manifest["state"] == "interrupted" and manifest["finished_at"]
 
@@ -74,3 +74,37 @@ def test_an_interrupted_run_says_how_to_resume_and_records_it(samples, tmp_path,
         )
     )
     assert len(keys) == 5 and set(keys.values()) == {1}
+
+
+@pytest.mark.parametrize("cli_handler", [True, False], ids=["cli", "library"])
+def test_a_signal_while_ray_starts_interrupts_right_after_it_not_inside(cli_handler):
+    """What ``ray.init`` does meanwhile (spawning processes, whose after-fork hooks swallowed an
+    exception raised in them; installing its own SIGTERM handler) runs to its end; then the
+    interruption comes. The CLI's handler is put back; without one, Ray's stays."""
+    from pipelines.runtime import _interrupts_held_while_ray_starts
+
+    def ray_like_handler(signum, frame):
+        raise SystemExit(signum)
+
+    def cli_like_handler(signum, frame):
+        raise KeyboardInterrupt("cli")
+
+    before, set_handler = signal.getsignal(signal.SIGTERM), signal.signal
+    if cli_handler:
+        signal.signal(signal.SIGTERM, cli_like_handler)
+    reached_the_end = False
+    try:
+        with (
+            pytest.raises(KeyboardInterrupt, match="SIGTERM"),
+            _interrupts_held_while_ray_starts(),
+        ):
+            signal.signal(signal.SIGTERM, ray_like_handler)  # what ray.init does
+            os.kill(os.getpid(), signal.SIGTERM)
+            subprocess.run([sys.executable, "-c", "pass"], check=True)  # a fork meanwhile
+            reached_the_end = True
+        assert reached_the_end
+        expected = cli_like_handler if cli_handler else ray_like_handler
+        assert signal.getsignal(signal.SIGTERM) is expected
+        assert signal.signal is set_handler  # the module is as it was
+    finally:
+        signal.signal(signal.SIGTERM, before)
