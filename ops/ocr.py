@@ -31,6 +31,7 @@ from ops import errors, imaging
 from ops.backends.base import Backend, EngineGone, OcrResult
 from ops.batching import AdaptiveBatcher, BatchPolicy, is_out_of_memory
 from ops.flight import Guard, Verdict, failure_message
+from ops.layout.steps import TextSteps
 from ops.orientation import OrientationDetector, upright
 from ops.pages import STATUS_PENDING, page_key
 from ops.schema import IMAGE_COLUMN, PAGE_SCHEMA, STATUS_ERROR, STATUS_OK, conform, to_table
@@ -73,8 +74,11 @@ class OcrRunner:
         guard: Guard | None = None,
         page_timeout_s: float | None = None,
         node: str | None = None,
+        text_steps: TextSteps | None = None,
     ) -> None:
         self.backend = backend
+        # Clean-up of what the engine read; the page's own words are its vocabulary.
+        self.text_steps = text_steps if text_steps is not None else TextSteps()
         self.node = node  # recorded on the rows this runner reads (where the engine ran)
         self.guard = guard
         self.page_timeout_s = page_timeout_s  # per page of an engine call
@@ -277,7 +281,7 @@ class OcrRunner:
             result = self._retry_upright(page, result, engine)
         if not page.row.get("is_fallback"):  # a fallback row keeps what the model reported
             _record_generation(page.row, result)
-        text = result.text
+        text = self.text_steps.clean(result.text) if result.text else result.text
         page.row.update(
             rotation=page.row.get("rotation") or 0,
             text=text,

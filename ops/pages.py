@@ -21,6 +21,8 @@ import pypdfium2 as pdfium
 from ops import errors, image_documents
 from ops.flight import Guard, Limits, Verdict, failure_message, guarded
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode
+from ops.layout.hyphenation import SOFT_BREAK, Vocabulary, has_line_end_hyphens
+from ops.layout.steps import TextSteps
 from ops.passwords import Passwords
 from ops.pdf.document import opened_pdf, page_load_error
 from ops.pdf.render import render_page
@@ -44,6 +46,7 @@ class ExtractOptions:
     passwords: Passwords = field(default_factory=Passwords)
     pages_per_unit: int = 16
     image_format: str = "png"  # how rendered pages travel to the OCR actors: png | jpeg
+    text_steps: TextSteps = field(default_factory=TextSteps)  # clean-up of text-route pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,14 +190,35 @@ def extract_unit(
     pages = _pdf_pages if unit["source_kind"] == "pdf" else _image_pages
     watch = _PageWatch(unit["source_uri"], limits, guard, verdicts or {})
     done = start
+    text_rows: list[dict[str, Any]] = []  # cleaned together, with the unit's vocabulary
     try:
         for row in pages(unit["source_uri"], start, stop, base, options, watch):
             done = row["page_index"] + 1
-            yield row
+            if options.text_steps.any and row.get("route") == ROUTE_TEXT and row.get("text"):
+                text_rows.append(row)
+            else:
+                yield row
     except Exception as exc:  # the file changed, vanished or broke since planning
         error_type, message = errors.describe(exc)
         for index in range(done, stop):
             yield _error_row(base, index, "read", error_type, message)
+    yield from _cleaned(text_rows, options.text_steps)
+
+
+def _cleaned(rows: list[dict[str, Any]], steps: TextSteps) -> Iterator[dict[str, Any]]:
+    """Text-route rows with their text cleaned; the vocabulary is their document's, as far as
+    the unit's pages show it."""
+    if not rows:
+        return
+    # Counting the words costs more than the rest: only for units with a word to put together.
+    broken = any(has_line_end_hyphens(row["text"]) for row in rows)
+    vocabulary = Vocabulary.of(row["text"] for row in rows) if broken else Vocabulary()
+    for row in rows:
+        began = time.perf_counter()
+        row["text"] = steps.clean(row["text"], vocabulary)
+        row["char_count"] = len(row["text"])
+        row["latency_ms"] = (row.get("latency_ms") or 0.0) + (time.perf_counter() - began) * 1000
+        yield row
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,8 +276,8 @@ def _pdf_page(
         if options.routing.mode is RouteMode.OCR:
             text, score, decision = "", None, decide_forced_ocr()
         else:
-            text = extract_text(page)
-            quality = assess(text)
+            text = extract_text(page, keep_soft_breaks=options.text_steps.any)
+            quality = assess(text.replace(SOFT_BREAK, "-"))
             decision = decide(quality, inspect_layer(page, width_pt * height_pt), options.routing)
             score = quality.score
         row.update(route=decision.route, route_reason=decision.reason, text_layer_score=score)

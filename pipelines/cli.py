@@ -208,6 +208,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             max_pixels=args.max_pixels,
             max_image_pixels=args.max_image_pixels,
             orientation=args.orientation,
+            text_steps=args.text_steps,
             pages_per_unit=args.pages_per_unit,
             image_format=args.image_format,
             rows_per_call=args.rows_per_call,

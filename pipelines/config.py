@@ -11,6 +11,8 @@ from ops.backends import backend_class
 from ops.batching import BatchPolicy
 from ops.flight import IsolationSettings
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS
+from ops.layout.steps import ALL as ALL_STEPS
+from ops.layout.steps import TextSteps
 from ops.pages import ExtractOptions
 from ops.passwords import Passwords, read_password_map
 from ops.routing import RouteMode, RoutingPolicy
@@ -79,6 +81,10 @@ class RunConfig:
     metrics_port: int | None = None  # a locally started Ray serves Prometheus metrics here
     price_per_core_hour: float | None = None  # for the summary's price per million pages
     price_per_gpu_hour: float | None = None
+    text_steps: str = ALL_STEPS  # clean-up steps for page text: all | none | a comma list
+
+    def resolved_text_steps(self) -> TextSteps:
+        return TextSteps.parse(self.text_steps)
 
     def resolved_password(self) -> str | None:
         return default_password(self.password, self.password_file)
@@ -92,6 +98,7 @@ class RunConfig:
             passwords=passwords(self.password, self.password_file, self.password_map),
             pages_per_unit=self.pages_per_unit,
             image_format=self.resolved_image_format(),
+            text_steps=self.resolved_text_steps(),
         )
 
     def isolation(self, recorder: str) -> IsolationSettings:

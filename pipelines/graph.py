@@ -177,6 +177,7 @@ def build_dataset(
             "fallback_options": dict(config.fallback_options),
             "isolation": isolation,
             "progress": progress,
+            "text_steps": config.resolved_text_steps(),
         },
         **pool.map_batches_kwargs(),
     )

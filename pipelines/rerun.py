@@ -17,7 +17,15 @@ from pipelines.config import RunConfig
 
 # Settings that change what a page's row holds: a resume that changes one mixes two kinds of
 # rows in one output.
-RESULT_SETTINGS = ("backend", "backend_options", "route", "min_text_score", "dpi", "orientation")
+RESULT_SETTINGS = (
+    "backend",
+    "backend_options",
+    "route",
+    "min_text_score",
+    "dpi",
+    "orientation",
+    "text_steps",
+)
 # Not options of a resume: where it reads and writes, secrets, and one-off actions.
 _NOT_REPEATED = {"input", "output", "password", "overwrite", "retry_failed", "preset", "progress"}
 _LIST_FLAGS = {"backend_options": "--backend-option", "fallback_options": "--fallback-option"}

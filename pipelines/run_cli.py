@@ -12,6 +12,9 @@ from contextlib import contextmanager
 
 from ops.backends import names
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, IMAGE_FORMATS
+from ops.layout.steps import ALL as ALL_STEPS
+from ops.layout.steps import DEHYPHENATE, STEPS, TextSteps
+from ops.layout.steps import NONE as NO_STEPS
 from ops.ocr import Orientation
 from ops.routing import RouteMode
 from pipelines.cli_common import (
@@ -147,6 +150,15 @@ def add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=number(int, 1),
         default=DEFAULT_MAX_IMAGE_PIXELS,
         help="input images larger than this become error rows",
+    )
+    routing.add_argument(
+        "--text-steps",
+        type=text_steps,
+        default=ALL_STEPS,
+        metavar="STEPS",
+        help=f"clean-up of page text, text layer and OCR alike: {ALL_STEPS}, {NO_STEPS}, or a "
+        f"comma list of steps ({', '.join(STEPS)}). {DEHYPHENATE}: a word split by a hyphen at "
+        "a line end is joined where the document's own words say so",
     )
     routing.add_argument(
         "--image-format",
@@ -374,3 +386,12 @@ def render_summary(config: RunConfig, result) -> str:
     )
     table = format_table(["pagemill run " + result.run_id, "count"], rows)
     return f"\n{table}\n\nquery it:\n  {example}\n"
+
+
+def text_steps(spec: str) -> str:
+    """An argparse ``type``: ``--text-steps`` checked before any work (exit 2 on a typo)."""
+    try:
+        TextSteps.parse(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return spec

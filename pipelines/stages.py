@@ -17,6 +17,7 @@ import pyarrow as pa
 from ops.backends import create
 from ops.batching import BatchPolicy
 from ops.flight import Guard, IsolationSettings, Limits, Verdict, failure_message, guarded
+from ops.layout.steps import TextSteps
 from ops.ocr import OCR_STAGE, EngineDead, OcrRunner
 from ops.pages import (
     RENDER_STAGE,
@@ -208,6 +209,7 @@ class OcrActor:
         isolation: IsolationSettings | None = None,
         fallback_options: dict[str, str] | None = None,
         progress: str | None = None,
+        text_steps: TextSteps | None = None,
     ) -> None:
         self._guard = guard_for(isolation)
         self._progress = progress
@@ -219,6 +221,7 @@ class OcrActor:
             guard=self._guard,
             page_timeout_s=isolation.page_timeout_s if isolation else None,
             node=this_node(),
+            text_steps=text_steps,
         )
         self._loaded = False
         self._actor = f"{this_node()}:{os.getpid()}"

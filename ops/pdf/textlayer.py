@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from ops.layout.hyphenation import SOFT_BREAK
+
 _INVISIBLE_RENDER_MODES = frozenset({3, 7})  # FPDF_TEXTRENDERMODE_INVISIBLE, _CLIP
 MAX_SAMPLED_OBJECTS = 64
 # An image covering this much of the page, drawn after text, hides that text (a scan pasted over
@@ -32,15 +34,16 @@ class LayerFacts:
         return self.hidden_text_objects / self.text_objects if self.text_objects else 0.0
 
 
-def extract_text(page: pdfium.PdfPage) -> str:
-    """The page's text with pdfium's markers made plain: CRLF line ends become LF and the
-    end-of-line hyphen marker (U+0002) becomes a hyphen."""
+def extract_text(page: pdfium.PdfPage, keep_soft_breaks: bool = False) -> str:
+    """The page's text with CRLF line ends made LF. pdfium's end-of-line hyphen mark becomes a
+    hyphen, or stays for :mod:`ops.layout.hyphenation` with ``keep_soft_breaks``."""
     textpage = page.get_textpage()
     try:
         text = textpage.get_text_bounded()
     finally:
         textpage.close()
-    return text.replace("\r\n", "\n").replace("\x02", "-")
+    text = text.replace("\r\n", "\n")
+    return text if keep_soft_breaks else text.replace(SOFT_BREAK, "-")
 
 
 def inspect_layer(page: pdfium.PdfPage, page_area_pt2: float) -> LayerFacts:

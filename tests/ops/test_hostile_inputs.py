@@ -55,7 +55,13 @@ def rows_for(path: Path, options: ExtractOptions | None = None) -> list[dict[str
     ]
     elapsed = time.perf_counter() - began
     assert elapsed < TIME_LIMIT_S, f"{path.name} took {elapsed:.1f} s"
-    return rows
+    return sorted(rows, key=page_order)
+
+
+def page_order(row: dict[str, Any]) -> int:
+    """Rows in page order (a unit yields its OCR-route rows before its text-route rows, which
+    wait for the unit's vocabulary); a document's error row first."""
+    return -1 if row["page_index"] is None else row["page_index"]
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:

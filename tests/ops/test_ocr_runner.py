@@ -232,3 +232,33 @@ def test_without_a_fallback_unusable_output_is_an_error_row():
 def test_cpu_engine_rows_say_one_attempt_and_no_fallback():
     (row,) = runner(FakeBackend()).process(to_table([pending_row(0)])).to_pylist()
     assert row["attempts"] == 1 and row["is_fallback"] is False and row["finish_reason"] is None
+
+
+def _rendered_lines(lines: list[str]) -> Image.Image:
+    import pypdfium2 as pdfium
+
+    from ops.pdf.synth import text_pdf
+
+    document = pdfium.PdfDocument(text_pdf([lines]))
+    try:
+        return document[0].render(scale=200 / 72, grayscale=True).to_pil()
+    finally:
+        document.close()
+
+
+def test_tesseract_output_is_dehyphenated_unless_the_step_is_off():
+    from ops.backends import create
+    from ops.layout.steps import TextSteps
+
+    lines = ["Hyphenation", "the results were remark-", "able and then remarkable again"]
+    table = to_table([pending_row(0, _rendered_lines(lines))])
+    texts = []
+    for steps in (TextSteps(), TextSteps.parse("none")):
+        runner = OcrRunner(create("tesseract"), orientation="off", text_steps=steps)
+        runner.load()
+        texts.append(runner.process(table).column("text").to_pylist()[0])
+    cleaned_text, raw_text = texts
+    assert "remark-\nable" in raw_text, raw_text  # what Tesseract read
+    assert "were remarkable\nand then" in cleaned_text and "remark-" not in cleaned_text, (
+        cleaned_text
+    )

@@ -17,6 +17,7 @@ from ops.pages import (
 from ops.passwords import Passwords
 from ops.pdf.synth import TextPage, merge_pages, repeat_pages, text_pdf
 from ops.schema import IMAGE_COLUMN, IN_FLIGHT_SCHEMA, to_table
+from tests.ops.test_hostile_inputs import page_order
 
 CONTEXT = RowContext(run_id="test-run", pipeline_version="0.0")
 PROSE = ["A title", *["the quick brown fox jumps over the lazy dog and runs away home"] * 4]
@@ -27,7 +28,7 @@ def rows_for(path, options: ExtractOptions | None = None):
     rows = []
     for unit in plan_document(str(path), options):
         rows.extend(extract_unit(unit, options, CONTEXT))
-    return rows
+    return sorted(rows, key=page_order)
 
 
 def test_units_cover_every_page_once_in_bounded_ranges(tmp_path):
@@ -132,3 +133,22 @@ def test_forced_text_route_on_a_scan_gives_empty_text(samples):
 def test_merge_helper_builds_mixed_documents():
     data = merge_pages([(text_pdf([PROSE]), 0), (text_pdf([TextPage(["x"])]), 0)])
     assert data.startswith(b"%PDF")
+
+
+def test_text_layer_hyphenation_is_resolved_with_the_documents_words(samples):
+    from ops.layout.steps import TextSteps
+
+    tracemonkey = samples / "docs" / "tracemonkey.pdf"
+    cleaned = " ".join(row["text"] for row in rows_for(tracemonkey))
+    raw = " ".join(
+        row["text"]
+        for row in rows_for(tracemonkey, ExtractOptions(text_steps=TextSteps(frozenset())))
+    )
+    # pdfium drops the line break after a line-end hyphen and marks it; the marks never show.
+    assert "\x02" not in cleaned and "\x02" not in raw
+    assert "difficult to com-pile than" in raw and "difficult to compile than" in cleaned
+    assert "an al-ternative compilation" in raw and "an alternative compilation" in cleaned
+    # Compounds the paper writes with a hyphen elsewhere keep it.
+    assert "type-unstable" in cleaned
+    rows = rows_for(tracemonkey)
+    assert all(row["char_count"] == len(row["text"]) for row in rows)

@@ -79,3 +79,13 @@ def test_status_prints_the_command_with_the_runs_options(samples, tmp_path, caps
 
     assert main([*argv[:-1], "text"]) == 0  # the same output, another route
     assert "other settings (route: 'ocr' -> 'text')" in capsys.readouterr().err
+
+
+def test_text_steps_are_a_result_setting_and_come_back_in_the_resume_command():
+    from dataclasses import asdict
+
+    default = asdict(RunConfig(input="in", output="out"))
+    raw = {**default, "text_steps": "none"}
+    assert "--text-steps" not in resume_argv(default, "out")
+    assert resume_argv(raw, "out")[-2:] == ["--text-steps", "none"]
+    assert changed_result_settings(default, raw) == ["text_steps: 'all' -> 'none'"]
