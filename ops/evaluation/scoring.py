@@ -435,6 +435,7 @@ class _TextLayers:
         self._open = ExitStack()
 
     def page_text(self, uri: str, page_number: int) -> str | None:
+        from ops.layout.hyphenation import dehyphenate
         from ops.pdf.document import opened_pdf
         from ops.pdf.textlayer import extract_text
 
@@ -450,7 +451,9 @@ class _TextLayers:
             return None
         page = self._document[page_number - 1]
         try:
-            return extract_text(page)
+            # Words split at line ends are put back together, as the OCR route does with what
+            # it reads: an OCR page is not charged for joining a word the text layer splits.
+            return dehyphenate(extract_text(page, keep_soft_breaks=True))
         finally:
             page.close()
 

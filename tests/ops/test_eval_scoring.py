@@ -166,6 +166,17 @@ def test_text_layer_truth_scores_ocr_pages_of_pdfs_only(samples: Path):
     assert result.no_truth == 2
 
 
+def test_text_layer_truth_has_its_line_end_hyphenation_resolved(samples: Path):
+    from ops.layout.hyphenation import dehyphenate
+
+    pdf = samples / "docs" / "tracemonkey.pdf"
+    page = open_pdf(pdf.read_bytes())[0]
+    repaired = dehyphenate(extract_text(page, keep_soft_breaks=True))
+    assert "to compile than" in repaired and "com-pile" in extract_text(page)
+    scored = score([row(str(pdf), 1, repaired, page_count=14)], TEXT_LAYER).scores.to_pylist()
+    assert scored[0]["cer"] == 0.0  # an OCR read that joins the words is not charged for it
+
+
 def test_worst_pages_get_images_rendered_again_from_their_sources(samples: Path):
     from ops.evaluation.report import REPORT_IMAGE_SIDE, page_images
     from ops.imaging import decode
