@@ -126,11 +126,17 @@ def count(name: str | None, **counts: float) -> None:
 def add(name: str | None, counts: dict[str, float]) -> None:
     if name is None or not any(counts.values()):
         return
+    _send(name, "add", counts)
+
+
+def _send(name: str, method: str, *args: Any) -> None:
+    """Call the run's counters actor without waiting; a lookup or call that fails is dropped
+    (and the handle forgotten, so the next update looks the actor up again)."""
     try:
         counter = _COUNTERS.get(name)
         if counter is None:
             counter = _COUNTERS[name] = ray.get_actor(name)
-        counter.add.remote(counts)
+        getattr(counter, method).remote(*args)
     except Exception:  # counting must never fail a page
         _COUNTERS.pop(name, None)
 
@@ -146,15 +152,8 @@ def count_routes(name: str | None, routes: list[str], statuses: list[str], **cou
 
 def report_batch_size(name: str | None, actor: str, size: int) -> None:
     """Tell the counters the forward batch size this actor will try next (never raises)."""
-    if name is None:
-        return
-    try:
-        counter = _COUNTERS.get(name)
-        if counter is None:
-            counter = _COUNTERS[name] = ray.get_actor(name)
-        counter.set_batch_size.remote(actor, size)
-    except Exception:
-        _COUNTERS.pop(name, None)
+    if name is not None:
+        _send(name, "set_batch_size", actor, size)
 
 
 @contextmanager
