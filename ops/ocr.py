@@ -31,6 +31,7 @@ from ops import errors, imaging
 from ops.backends.base import Backend, EngineGone, OcrResult
 from ops.batching import AdaptiveBatcher, BatchPolicy, is_out_of_memory
 from ops.flight import Guard, Verdict, failure_message
+from ops.layout.language import primary_language
 from ops.layout.steps import TextSteps
 from ops.orientation import OrientationDetector, upright
 from ops.pages import STATUS_PENDING, page_key
@@ -281,10 +282,14 @@ class OcrRunner:
             result = self._retry_upright(page, result, engine)
         if not page.row.get("is_fallback"):  # a fallback row keeps what the model reported
             _record_generation(page.row, result)
-        text = self.text_steps.clean(result.text) if result.text else result.text
+        cleaned = self.text_steps.clean(result.text) if result.text else None
+        text = cleaned.text if cleaned else result.text
         page.row.update(
             rotation=page.row.get("rotation") or 0,
             text=text,
+            header_text=cleaned.header if cleaned else None,
+            footer_text=cleaned.footer if cleaned else None,
+            primary_language=primary_language(text) if text else None,
             char_count=len(text),
             status=STATUS_OK,
             is_fallback=bool(page.row.get("is_fallback")),

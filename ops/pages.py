@@ -21,13 +21,16 @@ import pypdfium2 as pdfium
 from ops import errors, image_documents
 from ops.flight import Guard, Limits, Verdict, failure_message, guarded
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode
+from ops.layout.furniture import Furniture
 from ops.layout.hyphenation import SOFT_BREAK, Vocabulary, has_line_end_hyphens
-from ops.layout.steps import TextSteps
+from ops.layout.language import primary_language
+from ops.layout.steps import TABLES, TextSteps
+from ops.layout.tables import TableBlock, with_tables
 from ops.passwords import Passwords
 from ops.pdf.document import opened_pdf, page_load_error
 from ops.pdf.render import render_page
-from ops.pdf.textlayer import extract_text, inspect_layer
-from ops.routing import RouteMode, RoutingPolicy, decide, decide_forced_ocr
+from ops.pdf.textlayer import inspect_layer, layer_text, page_tables
+from ops.routing import RouteDecision, RouteMode, RoutingPolicy, decide, decide_forced_ocr
 from ops.schema import IMAGE_COLUMN, ROUTE_OCR, ROUTE_TEXT, STATUS_ERROR, STATUS_OK
 from ops.sources import fingerprint, kind_from_name, open_stream
 from ops.text_quality import assess
@@ -35,6 +38,7 @@ from ops.text_quality import assess
 TEXT_BACKEND = "pdfium"
 RENDER_STAGE = "render"  # page keys in the flight log
 STATUS_PENDING = "pending"  # an OCR-route row on its way to a backend; never written
+_TABLES = "_tables"  # a text-route row's tables, from reading its page to cleaning its text
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +105,23 @@ def plan_document(
 
 
 def ranges(pages: Iterable[int], step: int) -> list[tuple[int, int]]:
-    """Page indexes as sorted ``[start, stop)`` runs of consecutive pages, at most ``step`` long."""
+    """Page indexes as sorted ``[start, stop)`` runs of consecutive pages, each inside one of the
+    aligned blocks ``[k * step, (k + 1) * step)`` a fresh run's units are: a resumed page is
+    cleaned with the same window of pages around it (:func:`block_of`) as a fresh run's."""
     runs: list[tuple[int, int]] = []
     for index in sorted(pages):
-        if runs and runs[-1][1] == index and index - runs[-1][0] < step:
+        if runs and runs[-1][1] == index and index // step == runs[-1][0] // step:
             runs[-1] = (runs[-1][0], index + 1)
         else:
             runs.append((index, index + 1))
     return runs
+
+
+def block_of(start: int, step: int, page_count: int) -> range:
+    """The aligned block of pages a unit starting at ``start`` lies in: the window its text
+    steps see."""
+    first = start // step * step
+    return range(first, min(first + step, page_count))
 
 
 def _count_pages(uri: str, kind: str, options: ExtractOptions) -> int:
@@ -202,21 +215,71 @@ def extract_unit(
         error_type, message = errors.describe(exc)
         for index in range(done, stop):
             yield _error_row(base, index, "read", error_type, message)
-    yield from _cleaned(text_rows, options.text_steps)
+    if text_rows:
+        context = _context_texts(unit, options, watch) if unit["source_kind"] == "pdf" else []
+        yield from _cleaned(text_rows, context, options.text_steps)
 
 
-def _cleaned(rows: list[dict[str, Any]], steps: TextSteps) -> Iterator[dict[str, Any]]:
-    """Text-route rows with their text cleaned; the vocabulary is their document's, as far as
-    the unit's pages show it."""
-    if not rows:
-        return
+def _context_texts(unit: dict[str, Any], options: ExtractOptions, watch: _PageWatch) -> list[str]:
+    """The text layers of the text-route pages of the unit's block that the unit does not hold:
+    none in a fresh run (its units are the blocks), the pages done before on resume. Pages that
+    ever failed a worker are left out; a document that fails now gives no context."""
+    start, stop = int(unit["page_start"]), int(unit["page_stop"])
+    step = max(1, options.pages_per_unit)
+    others = [i for i in block_of(start, step, int(unit["page_count"])) if not start <= i < stop]
+    others = [i for i in others if page_key(RENDER_STAGE, watch.uri, i) not in watch.verdicts]
+    if not others:
+        return []
+    texts: list[str] = []
+    try:
+        document = opened_pdf(watch.uri, options.passwords.for_uri(watch.uri))
+        with document as pdf:
+            for index in others:
+                text = _text_route_text(pdf, index, options, watch)
+                if text:
+                    texts.append(text)
+    except Exception:  # the file changed or vanished since: the unit's own pages suffice
+        return texts
+    return texts
+
+
+def _text_route_text(
+    document: pdfium.PdfDocument, index: int, options: ExtractOptions, watch: _PageWatch
+) -> str | None:
+    """The page's text layer if the page takes the text route; None if not or if it fails."""
+    try:
+        with watch.page(index):
+            page = document[index]
+            try:
+                text, _, decision, _ = _routed(page, options)
+            finally:
+                page.close()
+    except Exception:
+        return None
+    return text if decision.route == ROUTE_TEXT else None
+
+
+def _cleaned(
+    rows: list[dict[str, Any]], context: list[str], steps: TextSteps
+) -> Iterator[dict[str, Any]]:
+    """Text-route rows with their text cleaned with what the pages of their block share (the
+    rows' own texts and ``context``, the block's other text-route pages)."""
+    window = [row["text"] for row in rows] + context
     # Counting the words costs more than the rest: only for units with a word to put together.
     broken = any(has_line_end_hyphens(row["text"]) for row in rows)
-    vocabulary = Vocabulary.of(row["text"] for row in rows) if broken else Vocabulary()
+    vocabulary = Vocabulary.of(window) if broken else Vocabulary()
+    furniture = Furniture(window)
     for row in rows:
         began = time.perf_counter()
-        row["text"] = steps.clean(row["text"], vocabulary)
-        row["char_count"] = len(row["text"])
+        cleaned = steps.clean(row["text"], vocabulary, furniture)
+        tables = row.pop(_TABLES, None)
+        row.update(
+            text=cleaned.text,
+            markdown=with_tables(cleaned.text, tables) if tables else None,
+            header_text=cleaned.header,
+            footer_text=cleaned.footer,
+            char_count=len(cleaned.text),
+        )
         row["latency_ms"] = (row.get("latency_ms") or 0.0) + (time.perf_counter() - began) * 1000
         yield row
 
@@ -273,18 +336,15 @@ def _pdf_page(
         width_pt, height_pt = page.get_size()
         row = _page_row(base, index)
         row.update(page_width_pt=width_pt, page_height_pt=height_pt)
-        if options.routing.mode is RouteMode.OCR:
-            text, score, decision = "", None, decide_forced_ocr()
-        else:
-            text = extract_text(page, keep_soft_breaks=options.text_steps.any)
-            quality = assess(text.replace(SOFT_BREAK, "-"))
-            decision = decide(quality, inspect_layer(page, width_pt * height_pt), options.routing)
-            score = quality.score
+        text, score, decision, tables = _routed(page, options)
+        if tables:
+            row[_TABLES] = tables  # for _cleaned, which writes the markdown; never written
         row.update(route=decision.route, route_reason=decision.reason, text_layer_score=score)
         if decision.route == ROUTE_TEXT:
             row.update(
                 text=text,
                 char_count=len(text),
+                primary_language=primary_language(text),
                 backend=TEXT_BACKEND,
                 model=_PDFIUM_VERSION,
                 status=STATUS_OK,
@@ -314,6 +374,26 @@ def _pdf_page(
         page.close()
     row["latency_ms"] = (time.perf_counter() - began) * 1000.0
     return row
+
+
+def _routed(
+    page: pdfium.PdfPage, options: ExtractOptions
+) -> tuple[str, float | None, RouteDecision, list[TableBlock]]:
+    """The page's text layer, its quality score, the route they decide and, for a text-route
+    page with the ``tables`` step on, the tables of its text layer."""
+    if options.routing.mode is RouteMode.OCR:
+        return "", None, decide_forced_ocr(), []
+    width_pt, height_pt = page.get_size()
+    textpage = page.get_textpage()
+    try:
+        text = layer_text(textpage, keep_soft_breaks=options.text_steps.any)
+        quality = assess(text.replace(SOFT_BREAK, "-"))
+        decision = decide(quality, inspect_layer(page, width_pt * height_pt), options.routing)
+        wanted = decision.route == ROUTE_TEXT and TABLES in options.text_steps.enabled
+        tables = page_tables(textpage) if wanted else []
+    finally:
+        textpage.close()
+    return text, quality.score, decision, tables
 
 
 def _image_pages(

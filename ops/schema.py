@@ -23,6 +23,11 @@ PAGE_FIELDS: list[pa.Field] = [
     pa.field("backend", pa.string()),
     pa.field("model", pa.string()),
     pa.field("text", pa.string()),
+    # Running heads, page numbers and footers taken off the ends of `text` (null: none found).
+    pa.field("header_text", pa.string()),
+    pa.field("footer_text", pa.string()),
+    pa.field("markdown", pa.string()),  # `text` with its structure (tables); null: same as text
+    pa.field("primary_language", pa.string()),  # ISO 639-1, from script and words; null: unsure
     pa.field("char_count", pa.int32()),
     pa.field("text_layer_score", pa.float32()),
     pa.field("dpi", pa.int32()),

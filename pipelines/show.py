@@ -19,7 +19,8 @@ MIN_ID_PREFIX = 6
 # What the page view shows above the text, in this order (when set).
 PAGE_FIELDS = (
     "source_uri", "doc_id", "page_number", "page_count", "route", "route_reason", "backend",
-    "model", "status", "error_type", "error_stage", "error_message", "char_count",
+    "model", "status", "error_type", "error_stage", "error_message", "char_count", "header_text",
+    "footer_text", "primary_language",
     "text_layer_score", "rotation", "dpi", "latency_ms", "batch_size", "attempts", "is_fallback",
     "finish_reason", "input_tokens", "output_tokens", "run_id", "node", "processed_at",
 )  # fmt: skip

@@ -46,6 +46,7 @@ READ_COLUMNS = [
     "error_type",
     "text",
 ]
+OPTIONAL_COLUMNS = ["markdown"]  # null in shards written before it existed
 IDENTITY_FIELDS = [
     pa.field("output", pa.string()),  # which output (the label of --compare)
     pa.field("source_uri", pa.string()),
@@ -143,7 +144,7 @@ def score_shards(
     rows: list[dict[str, Any]] = []
     for path, skip, planned in shards:
         try:
-            table = read_columns(path, READ_COLUMNS)
+            table = read_columns(path, READ_COLUMNS, optional=OPTIONAL_COLUMNS)
         except FileNotFoundError:
             if planned is not None and len(skip) == planned:
                 continue  # all its rows superseded: reconciliation removed it since the plan
@@ -171,7 +172,9 @@ def run_bench_rows(
             continue
         ok = row["status"] == STATUS_OK
         result.error_rows += int(not ok)
-        outcomes = truth.run(row["source_uri"], row["page_number"], row["text"] if ok else None)
+        # olmOCR-bench scores a page's markdown: its tables are tested as tables.
+        page = (row.get("markdown") or row["text"]) if ok else None
+        outcomes = truth.run(row["source_uri"], row["page_number"], page)
         if not outcomes and ok:
             result.no_truth += 1
         for test_id, outcome in outcomes:
@@ -435,7 +438,7 @@ class _TextLayers:
         self._open = ExitStack()
 
     def page_text(self, uri: str, page_number: int) -> str | None:
-        from ops.layout.hyphenation import dehyphenate
+        from ops.layout.steps import TextSteps
         from ops.pdf.document import opened_pdf
         from ops.pdf.textlayer import extract_text
 
@@ -451,9 +454,10 @@ class _TextLayers:
             return None
         page = self._document[page_number - 1]
         try:
-            # Words split at line ends are put back together, as the OCR route does with what
-            # it reads: an OCR page is not charged for joining a word the text layer splits.
-            return dehyphenate(extract_text(page, keep_soft_breaks=True))
+            # Cleaned as the OCR route cleans what it reads, one page alone: an OCR page is not
+            # charged for joining a word the text layer splits or for moving its page number
+            # to footer_text.
+            return TextSteps().clean(extract_text(page, keep_soft_breaks=True)).text
         finally:
             page.close()
 

@@ -1,18 +1,22 @@
 """Which clean-up steps a run applies to page text, and applying them.
 
 Each step is switchable (``pagemill run --text-steps``) and all are on by default. A step sees a
-page's raw text and the vocabulary of the document's pages around it (the work unit's, for the
-text route; the page's own, for OCR output, which reaches the engines one page at a time).
+page's raw text and what the document's pages around it share: their vocabulary and the lines
+repeated at their edges (a window of the document's pages, for the text route; the page alone,
+for OCR output, which reaches the engines one page at a time).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ops.layout.furniture import Furnished, Furniture
 from ops.layout.hyphenation import SOFT_BREAK, Vocabulary, dehyphenate
 
+HEADERS_FOOTERS = "headers_footers"
 DEHYPHENATE = "dehyphenate"
-STEPS = (DEHYPHENATE,)  # in the order they apply
+TABLES = "tables"  # text route only: markdown tables from the text layer's character boxes
+STEPS = (HEADERS_FOOTERS, DEHYPHENATE, TABLES)  # in the order they apply
 ALL, NONE = "all", "none"
 
 
@@ -40,7 +44,22 @@ class TextSteps:
     def any(self) -> bool:
         return bool(self.enabled)
 
-    def clean(self, text: str, vocabulary: Vocabulary | None = None) -> str:
+    def clean(
+        self,
+        text: str,
+        vocabulary: Vocabulary | None = None,
+        furniture: Furniture | None = None,
+    ) -> Furnished:
+        """``text`` cleaned; ``vocabulary`` and ``furniture`` default to the page's own."""
+        header = footer = None
+        if HEADERS_FOOTERS in self.enabled:
+            split = (furniture or Furniture()).split(text)
+            text, header, footer = split.text, _plain(split.header), _plain(split.footer)
         if DEHYPHENATE in self.enabled:
             text = dehyphenate(text, vocabulary)
-        return text.replace(SOFT_BREAK, "-")  # pdfium's marks no step resolved: plain hyphens
+        return Furnished(_plain(text) or "", header, footer)
+
+
+def _plain(text: str | None) -> str | None:
+    """pdfium's marks no step resolved, as plain hyphens."""
+    return text.replace(SOFT_BREAK, "-") if text is not None else None

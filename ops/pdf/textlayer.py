@@ -13,6 +13,14 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ops.layout.hyphenation import SOFT_BREAK
+from ops.layout.tables import (
+    PROBE_LINES,
+    Glyph,
+    TableBlock,
+    candidate_blocks,
+    looks_tabular,
+    table_of,
+)
 
 _INVISIBLE_RENDER_MODES = frozenset({3, 7})  # FPDF_TEXTRENDERMODE_INVISIBLE, _CLIP
 MAX_SAMPLED_OBJECTS = 64
@@ -35,15 +43,70 @@ class LayerFacts:
 
 
 def extract_text(page: pdfium.PdfPage, keep_soft_breaks: bool = False) -> str:
-    """The page's text with CRLF line ends made LF. pdfium's end-of-line hyphen mark becomes a
-    hyphen, or stays for :mod:`ops.layout.hyphenation` with ``keep_soft_breaks``."""
+    """The page's text (see :func:`layer_text`)."""
     textpage = page.get_textpage()
     try:
-        text = textpage.get_text_bounded()
+        return layer_text(textpage, keep_soft_breaks)
     finally:
         textpage.close()
-    text = text.replace("\r\n", "\n")
+
+
+def layer_text(textpage: pdfium.PdfTextPage, keep_soft_breaks: bool = False) -> str:
+    """The text page's text with CRLF line ends made LF. pdfium's end-of-line hyphen mark
+    becomes a hyphen, or stays for :mod:`ops.layout.hyphenation` with ``keep_soft_breaks``.
+    A text page costs more to build than to read: callers that need more of it share one."""
+    text = textpage.get_text_bounded().replace("\r\n", "\n")
     return text if keep_soft_breaks else text.replace(SOFT_BREAK, "-")
+
+
+# Characters with no ink or made up by pdfium (line ends, hyphen marks): no part of a cell.
+_NOT_GLYPHS = frozenset({0x02, 0x0A, 0x0D, 0x20, 0xA0, 0xFFFE, 0xFFFF})
+_SPACES = frozenset({0x0A, 0x0D, 0x20, 0xA0})
+
+
+def page_tables(textpage: pdfium.PdfTextPage) -> list[TableBlock]:
+    """The tables of the page's text layer (see :mod:`ops.layout.tables`). pdfium's text by
+    character index is read once (cheap); character boxes only for candidate blocks."""
+    text = textpage.get_text_range()
+    if len(text) != textpage.count_chars():  # text and character indexes out of step
+        return []
+    lines = text.split("\r\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 2)
+    found = []
+    for block in candidate_blocks(lines):
+        probe = min(block.stop, block.start + PROBE_LINES)
+        if not looks_tabular(_glyphs(textpage, starts[block.start], starts[probe] - 2)):
+            continue
+        table = table_of(_glyphs(textpage, starts[block.start], starts[block.stop] - 2))
+        if table is not None:
+            found.append(TableBlock(lines[block.start], lines[block.stop - 1], table))
+    return found
+
+
+def _glyphs(textpage: pdfium.PdfTextPage, start: int, stop: int) -> list[Glyph]:
+    """The characters in ``[start, stop)`` with their loose boxes (the font's full height:
+    commas and superscripts stay in their row). Two pdfium calls a character: this is the
+    costly part of finding tables, done for candidate blocks only."""
+    raw = textpage.raw
+    box = pdfium_c.FS_RECTF()
+    glyphs = []
+    space = False
+    size = None  # the font size of the line's first character stands for the line's
+    for index in range(start, stop):
+        code = pdfium_c.FPDFText_GetUnicode(raw, index)
+        if code in _NOT_GLYPHS:
+            space = space or code in _SPACES
+            size = None if code == 0x0A else size
+            continue
+        if not pdfium_c.FPDFText_GetLooseCharBox(raw, index, ctypes.byref(box)):
+            continue
+        if size is None:
+            size = pdfium_c.FPDFText_GetFontSize(raw, index)
+        glyphs.append(Glyph(chr(code), box.left, box.right, box.bottom, box.top, size, space))
+        space = False
+    return glyphs
 
 
 def inspect_layer(page: pdfium.PdfPage, page_area_pt2: float) -> LayerFacts:

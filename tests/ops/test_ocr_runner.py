@@ -262,3 +262,22 @@ def test_tesseract_output_is_dehyphenated_unless_the_step_is_off():
     assert "were remarkable\nand then" in cleaned_text and "remark-" not in cleaned_text, (
         cleaned_text
     )
+
+
+def test_a_scanned_page_number_moves_to_footer_text_and_the_language_is_named():
+    from ops.backends import create
+
+    lines = [
+        "The committee met and agreed on the plan for the archive.",
+        "It will be digitised by the end of the year.",
+        "",
+        "",
+        "- 17 -",
+    ]
+    runner = OcrRunner(create("tesseract"), orientation="off")
+    runner.load()
+    (row,) = runner.process(to_table([pending_row(0, _rendered_lines(lines))])).to_pylist()
+    assert row["footer_text"].replace(" ", "") == "-17-", row["text"]
+    assert "17" not in row["text"] and "archive" in row["text"]
+    assert row["header_text"] is None and row["primary_language"] == "en"
+    assert row["char_count"] == len(row["text"])

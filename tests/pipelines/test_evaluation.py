@@ -358,3 +358,32 @@ def test_outputs_are_labelled_by_their_folder_names():
     assert default_labels(("/runs/a/", "s3://bucket/runs/b?region=x")) == ("a", "b")
     assert default_labels(("/2024/out", "/2025/out")) == ("2024/out", "2025/out")
     assert default_labels(("/same/out", "/same/out")) == ("A", "B")
+
+
+def test_bench_tests_read_a_pages_markdown_where_it_has_one(tmp_path):
+    pages = tmp_path / "out" / "pages"
+    pages.mkdir(parents=True)
+    table_page = page("/in/alpha.pdf", 1, "Name Size\nfox 3\ndog 5", 1)
+    table_page["markdown"] = "| Name | Size |\n|---|---|\n| fox | 3 |\n| dog | 5 |"
+    pq.write_table(to_table([table_page], PAGE_SCHEMA), pages / "part-1.parquet")
+    older = page("/in/beta.pdf", 1, "A shard written before the markdown column.", 1)
+    older_shard = to_table([older], PAGE_SCHEMA).drop_columns(["markdown"])
+    pq.write_table(older_shard, pages / "part-2.parquet")
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    tests = {
+        "table": [
+            {"pdf": "alpha.pdf", "page": 1, "id": "t1", "type": "table", "cell": "3",
+             "left": "fox", "top_heading": "Size"},
+        ],
+        "prose": [
+            {"pdf": "beta.pdf", "page": 1, "id": "p1", "type": "present",
+             "text": "written before the markdown"},
+        ],
+    }  # fmt: skip
+    for category, lines in tests.items():
+        (bench / f"{category}.jsonl").write_text("\n".join(json.dumps(t) for t in lines))
+    config = EvalConfig(outputs=(str(tmp_path / "out"),), truth=str(bench), progress=False)
+    scored = only(evaluate(config).summary["bench"])
+    rates = {c["name"]: (c["passed"], c["total"]) for c in scored["categories"]}
+    assert rates == {"table": (1, 1), "prose": (1, 1), "baseline": (2, 2)}
