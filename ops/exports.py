@@ -40,8 +40,9 @@ def markdown_document(
             parts.append(f"> **The document could not be read**: {_problem(row)}")
             continue
         marker = page_marker.format(page=row["page_number"])
-        if row.get("status") == STATUS_OK:
-            parts.append(f"{marker}\n\n{(row.get('text') or '').strip()}")
+        if row.get("status") == STATUS_OK:  # a page's tables as tables, where it has them
+            body = row.get("markdown") or row.get("text") or ""
+            parts.append(f"{marker}\n\n{body.strip()}")
         else:
             parts.append(
                 f"{marker}\n\n> **Page {row['page_number']} could not be read**: {_problem(row)}"

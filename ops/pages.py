@@ -232,10 +232,9 @@ def _context_texts(unit: dict[str, Any], options: ExtractOptions, watch: _PageWa
         return []
     texts: list[str] = []
     try:
-        document = opened_pdf(watch.uri, options.passwords.for_uri(watch.uri))
-        with document as pdf:
+        with opened_pdf(watch.uri, options.passwords.for_uri(watch.uri)) as document:
             for index in others:
-                text = _text_route_text(pdf, index, options, watch)
+                text = _text_route_text(document, index, options, watch)
                 if text:
                     texts.append(text)
     except Exception:  # the file changed or vanished since: the unit's own pages suffice
@@ -251,7 +250,7 @@ def _text_route_text(
         with watch.page(index):
             page = document[index]
             try:
-                text, _, decision, _ = _routed(page, options)
+                text, _, decision, _ = _routed(page, options, find_tables=False)
             finally:
                 page.close()
     except Exception:
@@ -377,7 +376,7 @@ def _pdf_page(
 
 
 def _routed(
-    page: pdfium.PdfPage, options: ExtractOptions
+    page: pdfium.PdfPage, options: ExtractOptions, find_tables: bool = True
 ) -> tuple[str, float | None, RouteDecision, list[TableBlock]]:
     """The page's text layer, its quality score, the route they decide and, for a text-route
     page with the ``tables`` step on, the tables of its text layer."""
@@ -389,7 +388,8 @@ def _routed(
         text = layer_text(textpage, keep_soft_breaks=options.text_steps.any)
         quality = assess(text.replace(SOFT_BREAK, "-"))
         decision = decide(quality, inspect_layer(page, width_pt * height_pt), options.routing)
-        wanted = decision.route == ROUTE_TEXT and TABLES in options.text_steps.enabled
+        wanted = find_tables and TABLES in options.text_steps.enabled
+        wanted = wanted and decision.route == ROUTE_TEXT
         tables = page_tables(textpage) if wanted else []
     finally:
         textpage.close()

@@ -16,6 +16,8 @@ SAMPLE_CHARS = 2000  # a page's first characters say its language as well as all
 MIN_LETTERS = 40
 MIN_FUNCTION_WORDS = 3  # of the winning language, and twice the runner-up's
 MIN_FUNCTION_SHARE = 0.08  # of the page's words
+# Different function words of the winner: lorem ipsum's "et" and "est" are no French.
+MIN_DISTINCT_FUNCTION_WORDS = 4
 _WORD = re.compile(r"[^\W\d_]+")
 
 # ISO 639-1 codes; common function words of each, none on two lists ("que", "de", "to",
@@ -93,5 +95,7 @@ def _by_function_words(words: list[str], candidates: tuple[str, ...]) -> str | N
     # Prose is a third function words or more; garbled text or a word list is not.
     needed = max(MIN_FUNCTION_WORDS, MIN_FUNCTION_SHARE * len(words))
     if best < needed or best < 2 * runner_up:
+        return None
+    if sum(1 for word in FUNCTION_WORDS[language] if counts[word]) < MIN_DISTINCT_FUNCTION_WORDS:
         return None
     return language

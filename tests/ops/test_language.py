@@ -28,11 +28,21 @@ def test_languages_by_script_and_words(text, language):
     assert primary_language(text) == language
 
 
+def open_truth(name: str) -> str:
+    from tests.conftest import SHARED_DATA
+
+    if SHARED_DATA is None:
+        pytest.skip("no shared data")
+    return (SHARED_DATA / name).read_text()
+
+
 def test_too_little_text_or_no_clear_winner_is_null():
     assert primary_language("Table 3") is None
     assert primary_language("") is None
     numbers = "12.5 13.7 88 -4 1,234 " * 20
     assert primary_language(numbers) is None
+    lorem = open_truth("gt_scanned/dinglehopper_lorem/lorem-ipsum-scan.gt.txt")
+    assert primary_language(lorem) is None  # "et" and "est" make no French
     word_list = "Vienna Brussels Prague Copenhagen Helsinki Austria Belgium Denmark Finland " * 3
     assert primary_language(word_list) is None
 

@@ -228,3 +228,14 @@ def test_a_large_output_exports_in_flat_memory(tmp_path):
     assert measured["peak_mb"] < 600, measured  # the text alone is 100 MB, its markdown 100 MB
     markdown = (tmp_path / "x" / "markdown" / "doc00042.md").read_text()
     assert list(markdown_pages(markdown)) == list(range(1, 101))
+
+
+def test_a_markdown_export_gives_a_pages_tables_as_tables():
+    from ops.exports import markdown_document
+
+    table = "| Country | Capital |\n|---|---|\n| Austria | Vienna |"
+    pages = [
+        row("/data/t.pdf", 1, "Country Capital\nAustria Vienna", 2, markdown=table),
+        row("/data/t.pdf", 2, "Plain prose.", 2),
+    ]
+    assert markdown_pages(markdown_document(pages)) == {1: table, 2: "Plain prose."}
