@@ -24,12 +24,12 @@ from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, encode
 from ops.layout.furniture import Furniture
 from ops.layout.hyphenation import SOFT_BREAK, Vocabulary, has_line_end_hyphens
 from ops.layout.language import primary_language
-from ops.layout.steps import TABLES, TextSteps
-from ops.layout.tables import TableBlock, with_tables
+from ops.layout.steps import MARKDOWN, TextSteps
+from ops.layout.structure import PageStructure, to_markdown
 from ops.passwords import Passwords
 from ops.pdf.document import opened_pdf, page_load_error
 from ops.pdf.render import render_page
-from ops.pdf.textlayer import inspect_layer, layer_text, page_tables
+from ops.pdf.textlayer import inspect_layer, layer_text, page_structure
 from ops.routing import RouteDecision, RouteMode, RoutingPolicy, decide, decide_forced_ocr
 from ops.schema import IMAGE_COLUMN, ROUTE_OCR, ROUTE_TEXT, STATUS_ERROR, STATUS_OK
 from ops.sources import fingerprint, kind_from_name, open_stream
@@ -38,7 +38,7 @@ from ops.text_quality import assess
 TEXT_BACKEND = "pdfium"
 RENDER_STAGE = "render"  # page keys in the flight log
 STATUS_PENDING = "pending"  # an OCR-route row on its way to a backend; never written
-_TABLES = "_tables"  # a text-route row's tables, from reading its page to cleaning its text
+_STRUCTURE = "_structure"  # a text-route row's headings and tables, from reading to cleaning
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +250,7 @@ def _text_route_text(
         with watch.page(index):
             page = document[index]
             try:
-                text, _, decision, _ = _routed(page, options, find_tables=False)
+                text, _, decision, _ = _routed(page, options, find_structure=False)
             finally:
                 page.close()
     except Exception:
@@ -271,10 +271,10 @@ def _cleaned(
     for row in rows:
         began = time.perf_counter()
         cleaned = steps.clean(row["text"], vocabulary, furniture)
-        tables = row.pop(_TABLES, None)
+        structure = row.pop(_STRUCTURE, None)
         row.update(
             text=cleaned.text,
-            markdown=with_tables(cleaned.text, tables) if tables else None,
+            markdown=to_markdown(cleaned.text, structure) if structure else None,
             header_text=cleaned.header,
             footer_text=cleaned.footer,
             char_count=len(cleaned.text),
@@ -335,9 +335,9 @@ def _pdf_page(
         width_pt, height_pt = page.get_size()
         row = _page_row(base, index)
         row.update(page_width_pt=width_pt, page_height_pt=height_pt)
-        text, score, decision, tables = _routed(page, options)
-        if tables:
-            row[_TABLES] = tables  # for _cleaned, which writes the markdown; never written
+        text, score, decision, structure = _routed(page, options)
+        if structure is not None and structure.any:
+            row[_STRUCTURE] = structure  # for _cleaned, which writes the markdown; never written
         row.update(route=decision.route, route_reason=decision.reason, text_layer_score=score)
         if decision.route == ROUTE_TEXT:
             row.update(
@@ -376,24 +376,24 @@ def _pdf_page(
 
 
 def _routed(
-    page: pdfium.PdfPage, options: ExtractOptions, find_tables: bool = True
-) -> tuple[str, float | None, RouteDecision, list[TableBlock]]:
+    page: pdfium.PdfPage, options: ExtractOptions, find_structure: bool = True
+) -> tuple[str, float | None, RouteDecision, PageStructure | None]:
     """The page's text layer, its quality score, the route they decide and, for a text-route
-    page with the ``tables`` step on, the tables of its text layer."""
+    page with the ``markdown`` step on, the structure of its text layer."""
     if options.routing.mode is RouteMode.OCR:
-        return "", None, decide_forced_ocr(), []
+        return "", None, decide_forced_ocr(), None
     width_pt, height_pt = page.get_size()
     textpage = page.get_textpage()
     try:
         text = layer_text(textpage, keep_soft_breaks=options.text_steps.any)
         quality = assess(text.replace(SOFT_BREAK, "-"))
         decision = decide(quality, inspect_layer(page, width_pt * height_pt), options.routing)
-        wanted = find_tables and TABLES in options.text_steps.enabled
+        wanted = find_structure and MARKDOWN in options.text_steps.enabled
         wanted = wanted and decision.route == ROUTE_TEXT
-        tables = page_tables(textpage) if wanted else []
+        structure = page_structure(textpage) if wanted else None
     finally:
         textpage.close()
-    return text, quality.score, decision, tables
+    return text, quality.score, decision, structure
 
 
 def _image_pages(

@@ -15,8 +15,10 @@ from ops.layout.hyphenation import SOFT_BREAK, Vocabulary, dehyphenate
 
 HEADERS_FOOTERS = "headers_footers"
 DEHYPHENATE = "dehyphenate"
-TABLES = "tables"  # text route only: markdown tables from the text layer's character boxes
-STEPS = (HEADERS_FOOTERS, DEHYPHENATE, TABLES)  # in the order they apply
+# Text route only: the `markdown` column, headings from the text layer's fonts and tables from
+# its character boxes (ops.layout.structure).
+MARKDOWN = "markdown"
+STEPS = (HEADERS_FOOTERS, DEHYPHENATE, MARKDOWN)  # in the order they apply
 ALL, NONE = "all", "none"
 
 

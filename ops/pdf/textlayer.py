@@ -13,6 +13,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ops.layout.hyphenation import SOFT_BREAK
+from ops.layout.structure import LineStyle, PageStructure, heading_shape, headings_of
 from ops.layout.tables import (
     PROBE_LINES,
     Glyph,
@@ -64,16 +65,47 @@ _NOT_GLYPHS = frozenset({0x02, 0x0A, 0x0D, 0x20, 0xA0, 0xFFFE, 0xFFFF})
 _SPACES = frozenset({0x0A, 0x0D, 0x20, 0xA0})
 
 
-def page_tables(textpage: pdfium.PdfTextPage) -> list[TableBlock]:
-    """The tables of the page's text layer (see :mod:`ops.layout.tables`). pdfium's text by
-    character index is read once (cheap); character boxes only for candidate blocks."""
+def page_structure(textpage: pdfium.PdfTextPage) -> PageStructure:
+    """The headings and tables of the page's text layer (:mod:`ops.layout.structure`).
+    pdfium's text by character index is read once (cheap), each line's font from its first and
+    last characters, character boxes only for the blocks that may be tables."""
     text = textpage.get_text_range()
     if len(text) != textpage.count_chars():  # text and character indexes out of step
-        return []
+        return PageStructure({})
     lines = text.split("\r\n")
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line) + 2)
+    styles = []
+    for number, (line, start) in enumerate(zip(lines, starts, strict=False)):
+        if heading_shape(line.strip()):
+            styles.append(_style(textpage, line, start, weight=1))
+        elif number % BODY_SAMPLE == 0 and line.strip():  # the body's size, from a sample
+            styles.append(_style(textpage, line, start, weight=BODY_SAMPLE, bold=False))
+    headings = headings_of(styles)
+    return PageStructure(headings, _tables(textpage, lines, starts))
+
+
+_BOLD = 600  # FPDFText_GetFontWeight: 400 regular, 700 bold
+
+
+BODY_SAMPLE = 4  # one line in this many that cannot be a heading is read for the body size
+
+
+def _style(
+    textpage: pdfium.PdfTextPage, line: str, start: int, weight: int, bold: bool = True
+) -> LineStyle:
+    """The line's font: its first character's size, and (``bold``) whether its first and
+    last characters are bold."""
+    first = start + len(line) - len(line.lstrip())
+    size = pdfium_c.FPDFText_GetFontSize(textpage.raw, first)
+    if bold:
+        last = start + len(line.rstrip()) - 1
+        bold = all(pdfium_c.FPDFText_GetFontWeight(textpage.raw, i) >= _BOLD for i in (first, last))
+    return LineStyle(line, size, bold, weight)
+
+
+def _tables(textpage: pdfium.PdfTextPage, lines: list[str], starts: list[int]) -> list[TableBlock]:
     found = []
     for block in candidate_blocks(lines):
         probe = min(block.stop, block.start + PROBE_LINES)
