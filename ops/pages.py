@@ -238,7 +238,7 @@ def _context_texts(unit: dict[str, Any], options: ExtractOptions, watch: _PageWa
                 if text:
                     texts.append(text)
     except Exception:  # the file changed or vanished since: the unit's own pages suffice
-        return texts
+        pass
     return texts
 
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from ops.backends import names
 from ops.imaging import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_PIXELS, IMAGE_FORMATS
 from ops.layout.steps import ALL as ALL_STEPS
-from ops.layout.steps import DEHYPHENATE, HEADERS_FOOTERS, STEPS, TextSteps
+from ops.layout.steps import DEHYPHENATE, HEADERS_FOOTERS, MARKDOWN, STEPS, TextSteps
 from ops.layout.steps import NONE as NO_STEPS
 from ops.ocr import Orientation
 from ops.routing import RouteMode
@@ -161,7 +161,8 @@ def add_run(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "footers and page numbers (lines at a page's ends that repeat on the document's other "
         "pages, or read as a page number) move from text to the header_text and footer_text "
         f"columns. {DEHYPHENATE}: a word split by a hyphen at a line end is joined where the "
-        "document's own words say so",
+        f"document's own words say so. {MARKDOWN}: text-route pages also get a markdown column "
+        "with their headings, list items and tables",
     )
     routing.add_argument(
         "--image-format",

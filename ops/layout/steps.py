@@ -59,7 +59,7 @@ class TextSteps:
             text, header, footer = split.text, _plain(split.header), _plain(split.footer)
         if DEHYPHENATE in self.enabled:
             text = dehyphenate(text, vocabulary)
-        return Furnished(_plain(text) or "", header, footer)
+        return Furnished(text.replace(SOFT_BREAK, "-"), header, footer)
 
 
 def _plain(text: str | None) -> str | None:

@@ -109,9 +109,12 @@ def _tables(textpage: pdfium.PdfTextPage, lines: list[str], starts: list[int]) -
     found = []
     for block in candidate_blocks(lines):
         probe = min(block.stop, block.start + PROBE_LINES)
-        if not looks_tabular(_glyphs(textpage, starts[block.start], starts[probe] - 2)):
+        head = _glyphs(textpage, starts[block.start], starts[probe] - 2)
+        if not looks_tabular(head):
             continue
-        table = table_of(_glyphs(textpage, starts[block.start], starts[block.stop] - 2))
+        # The rest from the line break after the probe on: its space mark carries over.
+        rest = _glyphs(textpage, starts[probe] - 2, starts[block.stop] - 2)
+        table = table_of(head + rest)
         if table is not None:
             found.append(TableBlock(lines[block.start], lines[block.stop - 1], table))
     return found

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import pypdfium2 as pdfium
-
 from ops.layout.structure import LineStyle, PageStructure, headings_of, to_markdown
-from ops.pdf.textlayer import page_structure
 from tests.ops.test_pages import rows_for
+from tests.ops.test_tables import structure_on
 
 
 def headings_on(path, page_number: int) -> dict[str, int]:
-    document = pdfium.PdfDocument(path)
-    textpage = document[page_number - 1].get_textpage()
-    try:
-        return dict(page_structure(textpage).headings)
-    finally:
-        textpage.close()
-        document.close()
+    return dict(structure_on(path, page_number).headings)
 
 
 def test_a_papers_title_sections_and_subsections(samples):

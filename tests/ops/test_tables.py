@@ -12,14 +12,18 @@ from ops.pdf.textlayer import page_structure
 from tests.ops.test_pages import rows_for
 
 
-def tables_on(path, page_number: int):
+def structure_on(path, page_number: int):
     document = pdfium.PdfDocument(path)
     textpage = document[page_number - 1].get_textpage()
     try:
-        return list(page_structure(textpage).tables)
+        return page_structure(textpage)
     finally:
         textpage.close()
         document.close()
+
+
+def tables_on(path, page_number: int):
+    return list(structure_on(path, page_number).tables)
 
 
 def test_a_ruled_table_of_a_two_column_paper(shared_data):
